@@ -1,0 +1,3 @@
+from labelbay.api.routing import Router
+
+router = Router(tags=["annotations"])

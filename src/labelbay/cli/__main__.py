@@ -1,0 +1,3 @@
+from labelbay.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Settings read once from the environment (prefix ``LABELBAY_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LABELBAY_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("labelbay-data")
+    # Empty means the embedded SQLite file inside data_dir.
+    database_url: str = ""
+    # Largest image accepted at ingest, in pixels (width * height).
+    max_image_pixels: int = 178_956_970
+    # TUS: the largest single upload and the largest chunk one PATCH may carry.
+    max_upload_bytes: int = 64 * 1024**3
+    max_chunk_bytes: int = 64 * 1024**2
+    session_days: int = 14
+    default_page_size: int = 10
+    max_page_size: int = 1000
+    # Finished background requests are kept this long for polling.
+    request_ttl_hours: int = 24
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'labelbay.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,277 @@
+"""Task and job media over HTTP: data upload, frames, chunks, previews and metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, ORJSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from labelbay.api.deps import AppSettings, BaseUrl, CurrentUser, DbSession
+from labelbay.api.routing import Router
+from labelbay.config import Settings
+from labelbay.errors import Invalid, NotFound
+from labelbay.jobs import service as jobs_service
+from labelbay.jobs.models import Job
+from labelbay.media import delivery, service
+from labelbay.media.models import TaskData
+from labelbay.media.schemas import DataParams, MetaUpdate
+from labelbay.operations import service as operations
+from labelbay.projects import service as projects_service
+from labelbay.tasks import service as tasks_service
+from labelbay.tasks.models import Task
+from labelbay.uploads import protocol
+from labelbay.uploads import service as uploads
+
+router = Router(tags=["data"])
+
+QUALITIES = ("original", "compressed")
+
+
+def _area(task_id: int) -> str:
+    return f"task-data/{task_id}"
+
+
+# Metadata routes come before the upload routes: "/data/meta" must not be read as an upload id.
+@router.get("/tasks/{task_id}/data/meta")
+def task_meta(task_id: int, session: DbSession, user: CurrentUser) -> Response:
+    task = tasks_service.get_task(session, task_id, user)
+    data = service.get_data(session, task)
+    return ORJSONResponse(service.render_meta(session, task, data))
+
+
+@router.patch("/tasks/{task_id}/data/meta")
+def update_task_meta(
+    task_id: int, body: MetaUpdate, session: DbSession, user: CurrentUser
+) -> Response:
+    task = tasks_service.get_task(session, task_id, user)
+    data = service.get_data(session, task)
+    service.update_deleted_frames(session, task, data, body.deleted_frames, lo=0, hi=data.size - 1)
+    return ORJSONResponse(service.render_meta(session, task, data))
+
+
+@router.get("/jobs/{job_id}/data/meta")
+def job_meta(job_id: int, session: DbSession, user: CurrentUser) -> Response:
+    job = jobs_service.get_job(session, job_id, user)
+    task = session.get_one(Task, job.task_id)
+    return ORJSONResponse(
+        service.render_meta(session, task, service.get_data(session, task), job=job)
+    )
+
+
+@router.patch("/jobs/{job_id}/data/meta")
+def update_job_meta(
+    job_id: int, body: MetaUpdate, session: DbSession, user: CurrentUser
+) -> Response:
+    job = jobs_service.get_job(session, job_id, user)
+    task = session.get_one(Task, job.task_id)
+    data = service.get_data(session, task)
+    service.update_deleted_frames(
+        session, task, data, body.deleted_frames, lo=job.start_frame, hi=job.stop_frame
+    )
+    return ORJSONResponse(service.render_meta(session, task, data, job=job))
+
+
+@router.post("/tasks/{task_id}/data/")
+async def upload_task_data(
+    task_id: int,
+    request: Request,
+    session: DbSession,
+    user: CurrentUser,
+    settings: AppSettings,
+    base: BaseUrl,
+) -> Response:
+    task = await run_in_threadpool(tasks_service.get_task, session, task_id, user)
+    area = _area(task.id)
+
+    async def finish(fields: dict[str, Any]) -> Response:
+        try:
+            params = DataParams.model_validate(fields)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            ) from exc
+
+        def run() -> str:
+            try:
+                files = uploads.area_files(settings, area)
+                service.ingest(session, settings, task, files, params)
+            finally:
+                uploads.clear(session, settings, area)
+            op = operations.record_finished(
+                session, type="create:task", target="task", owner=user, task_id=task.id,
+                project_id=task.project_id, ttl_hours=settings.request_ttl_hours,
+            )  # fmt: skip
+            return op.id
+
+        rq_id = await run_in_threadpool(run)
+        return ORJSONResponse({"rq_id": rq_id}, status_code=202)
+
+    return await protocol.dispatch(
+        request, session, settings, user, area=area,
+        location_base=f"{base}/api/tasks/{task.id}/data", keep_names=True, finish=finish,
+    )  # fmt: skip
+
+
+@router.patch("/tasks/{task_id}/data/{upload_id}")
+async def tus_task_data(
+    task_id: int, upload_id: str, request: Request, session: DbSession, user: CurrentUser,
+    settings: AppSettings,
+) -> Response:  # fmt: skip
+    task = await run_in_threadpool(tasks_service.get_task, session, task_id, user)
+    return await protocol.tus_patch(
+        request, session, settings, user, area=_area(task.id), upload_id=upload_id
+    )
+
+
+@router.head("/tasks/{task_id}/data/{upload_id}")
+def tus_task_data_offset(
+    task_id: int, upload_id: str, session: DbSession, user: CurrentUser
+) -> Response:
+    task = tasks_service.get_task(session, task_id, user)
+    return protocol.tus_head(session, user, area=_area(task.id), upload_id=upload_id)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise Invalid(f"{name}: must be an integer, not {raw!r}", field=name) from exc
+
+
+def _quality(request: Request) -> str:
+    quality = request.query_params.get("quality") or "compressed"
+    if quality not in QUALITIES:
+        raise Invalid("quality: use 'original' or 'compressed'", field="quality")
+    return quality
+
+
+def _serve_frame(
+    settings: Settings, session: Any, data: TaskData, number: int, quality: str
+) -> Response:
+    frame = service.get_frame(session, data, number)
+    if quality == "original":
+        return FileResponse(service.raw_path(settings, data, frame), media_type=frame.mime)
+    return FileResponse(delivery.compressed_frame(settings, data, frame), media_type="image/jpeg")
+
+
+def _serve_chunk(
+    settings: Settings, session: Any, data: TaskData, lo: int, hi: int, quality: str, key: str
+) -> Response:
+    frames = service.frames_in(session, data, lo, hi)
+    path = delivery.chunk(settings, data, frames, quality=quality, key=key)
+    return FileResponse(path, media_type="application/zip")
+
+
+def _serve_preview(settings: Settings, session: Any, data: TaskData, number: int) -> Response:
+    frame = service.get_frame(session, data, number)
+    return FileResponse(delivery.preview(settings, data, frame), media_type="image/jpeg")
+
+
+def _data_type(request: Request) -> str:
+    kind = request.query_params.get("type") or ""
+    if kind not in ("frame", "chunk", "context_image", "preview"):
+        raise Invalid("type: use frame, chunk, context_image or preview", field="type")
+    return kind
+
+
+@router.get("/tasks/{task_id}/data/")
+def task_data(
+    task_id: int, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
+) -> Response:
+    task = tasks_service.get_task(session, task_id, user)
+    data = service.get_data(session, task)
+    kind, quality = _data_type(request), _quality(request)
+    number = _int_param(request, "number")
+    if kind == "preview":
+        return _serve_preview(settings, session, data, 0)
+    if number is None:
+        raise Invalid("number: required for this type", field="number")
+    if kind == "context_image":
+        service.get_frame(session, data, number)
+        raise NotFound("related images of frame", number)
+    if kind == "frame":
+        return _serve_frame(settings, session, data, number, quality)
+    size = data.chunk_size
+    last = (data.size - 1) // size
+    if not 0 <= number <= last:
+        raise Invalid(f"number: chunk {number} is outside 0-{last}", field="number")
+    lo, hi = number * size, min((number + 1) * size, data.size) - 1
+    return _serve_chunk(settings, session, data, lo, hi, quality, f"{lo}-{hi}")
+
+
+@router.get("/jobs/{job_id}/data")
+def job_data(
+    job_id: int, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
+) -> Response:
+    job = jobs_service.get_job(session, job_id, user)
+    task = session.get_one(Task, job.task_id)
+    data = service.get_data(session, task)
+    kind, quality = _data_type(request), _quality(request)
+    number, index = _int_param(request, "number"), _int_param(request, "index")
+    if kind == "preview":
+        return _serve_preview(settings, session, data, job.start_frame)
+    if kind in ("frame", "context_image"):
+        if number is None:
+            raise Invalid("number: required for this type", field="number")
+        service.frame_range_check(number, job.start_frame, job.stop_frame)
+        if kind == "context_image":
+            raise NotFound("related images of frame", number)
+        return _serve_frame(settings, session, data, number, quality)
+    if (number is None) == (index is None):
+        raise Invalid("give exactly one of number (task chunk) or index (job chunk)", field="index")
+    size = data.chunk_size
+    if index is not None:
+        lo = job.start_frame + index * size
+        if index < 0 or lo > job.stop_frame:
+            last = (job.stop_frame - job.start_frame) // size
+            raise Invalid(f"index: chunk {index} is outside 0-{last}", field="index")
+        hi = min(lo + size - 1, job.stop_frame)
+    else:
+        assert number is not None
+        lo = max(number * size, job.start_frame)
+        hi = min((number + 1) * size - 1, job.stop_frame)
+        if number < 0 or lo > hi:
+            raise Invalid(f"number: chunk {number} has no frames of this job", field="number")
+    return _serve_chunk(settings, session, data, lo, hi, quality, f"{lo}-{hi}")
+
+
+@router.get("/tasks/{task_id}/preview")
+def task_preview(
+    task_id: int, session: DbSession, user: CurrentUser, settings: AppSettings
+) -> Response:
+    task = tasks_service.get_task(session, task_id, user)
+    if task.data_id is None:
+        raise NotFound("preview of task", task_id)
+    return _serve_preview(settings, session, service.get_data(session, task), 0)
+
+
+@router.get("/jobs/{job_id}/preview")
+def job_preview(
+    job_id: int, session: DbSession, user: CurrentUser, settings: AppSettings
+) -> Response:
+    job: Job = jobs_service.get_job(session, job_id, user)
+    task = session.get_one(Task, job.task_id)
+    return _serve_preview(settings, session, service.get_data(session, task), job.start_frame)
+
+
+@router.get("/projects/{project_id}/preview")
+def project_preview(
+    project_id: int, session: DbSession, user: CurrentUser, settings: AppSettings
+) -> Response:
+    from sqlalchemy import select
+
+    project = projects_service.get_project(session, project_id, user)
+    task = session.scalar(
+        select(Task).where(Task.project_id == project.id, Task.data_id.is_not(None))
+        .order_by(Task.id)
+    )  # fmt: skip
+    if task is None:
+        raise NotFound("preview of project", project_id)
+    return _serve_preview(settings, session, service.get_data(session, task), 0)

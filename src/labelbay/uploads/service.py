@@ -1,0 +1,186 @@
+"""Upload areas: the files a client sends between Upload-Start and Upload-Finish.
+
+Files arrive whole (multipart, ``Upload-Multiple``) or resumably (TUS); either way they end up
+under ``<uploads>/<area>/files/<name>`` until the finishing request consumes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from labelbay.config import Settings
+from labelbay.errors import Conflict, Forbidden, Invalid, TooLarge
+from labelbay.uploads.errors import BadFileName, ChecksumMismatch, OffsetMismatch, UploadNotFound
+from labelbay.uploads.models import Upload
+from labelbay.users.models import User
+
+COPY_CHUNK = 1024 * 1024
+_DIGESTS = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha256": hashlib.sha256}
+
+
+def area_dir(settings: Settings, area: str) -> Path:
+    return settings.uploads_dir / area
+
+
+def files_dir(settings: Settings, area: str) -> Path:
+    return area_dir(settings, area) / "files"
+
+
+def base_name(raw: str) -> str:
+    """The base name of a client file name (clients send absolute local paths)."""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name or name in (".", "..") or "\x00" in name:
+        raise BadFileName(raw, "is not a usable file name")
+    if len(name.encode()) > 255:
+        raise BadFileName(raw, "is longer than 255 bytes")
+    return name
+
+
+def start(session: Session, settings: Settings, area: str) -> None:
+    """A fresh session: forgets files and partial uploads left from an earlier attempt."""
+    clear(session, settings, area)
+    files_dir(settings, area).mkdir(parents=True, exist_ok=True)
+
+
+def clear(session: Session, settings: Settings, area: str) -> None:
+    session.execute(delete(Upload).where(Upload.area == area))
+    shutil.rmtree(area_dir(settings, area), ignore_errors=True)
+
+
+def area_files(settings: Settings, area: str) -> list[Path]:
+    folder = files_dir(settings, area)
+    if not folder.is_dir():
+        return []
+    return [folder / entry.name for entry in os.scandir(folder) if entry.is_file()]
+
+
+def _taken(session: Session, settings: Settings, area: str, name: str) -> bool:
+    if (files_dir(settings, area) / name).exists():
+        return True
+    pending = select(Upload.id).where(Upload.area == area, Upload.filename == name)
+    return session.scalar(pending) is not None
+
+
+def save_file(
+    session: Session, settings: Settings, area: str, raw_name: str, source: BinaryIO
+) -> str:
+    """Stores one multipart file in the area; returns its stored base name."""
+    name = base_name(raw_name)
+    folder = files_dir(settings, area)
+    folder.mkdir(parents=True, exist_ok=True)
+    if _taken(session, settings, area, name):
+        raise Conflict(f"{name}: a file with this name was already uploaded", file=name)
+    with open(folder / name, "wb") as out:
+        shutil.copyfileobj(source, out, COPY_CHUNK)
+    return name
+
+
+def parse_metadata(header: str) -> dict[str, str]:
+    """TUS ``Upload-Metadata``: comma-separated ``key base64value`` pairs."""
+    out: dict[str, str] = {}
+    for pair in header.split(","):
+        key, _, value = pair.strip().partition(" ")
+        if not key:
+            continue
+        try:
+            out[key] = base64.b64decode(value.strip(), validate=True).decode() if value else ""
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Invalid(f"Upload-Metadata: the value of {key!r} is not base64") from exc
+    return out
+
+
+def create_tus(
+    session: Session,
+    settings: Settings,
+    area: str,
+    *,
+    owner: User,
+    length: int,
+    filename: str,
+    keep_name: bool,
+) -> Upload:
+    if length < 0:
+        raise Invalid("Upload-Length: must not be negative", field="Upload-Length")
+    name = base_name(filename)
+    if length > settings.max_upload_bytes:
+        raise TooLarge(
+            f"{name}: {length} bytes is over the upload limit of {settings.max_upload_bytes}",
+            file=name,
+            headers={"Tus-Max-Size": str(settings.max_upload_bytes)},
+        )
+    upload_id = f"{owner.id}_{secrets.token_hex(16)}"
+    stored = name if keep_name else f"{upload_id}_{name}"
+    if _taken(session, settings, area, stored):
+        raise Conflict(f"{name}: a file with this name was already uploaded", file=name)
+    partial = area_dir(settings, area) / "partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    (partial / upload_id).touch()
+    upload = Upload(id=upload_id, area=area, owner_id=owner.id, filename=stored, length=length)
+    session.add(upload)
+    return upload
+
+
+def get_upload(session: Session, upload_id: str, *, area: str, user: User) -> Upload:
+    upload = session.get(Upload, upload_id)
+    if upload is None or upload.area != area:
+        raise UploadNotFound(upload_id)
+    if upload.owner_id != user.id and not user.is_superuser:
+        raise Forbidden("this upload belongs to another user")
+    return upload
+
+
+def _check_checksum(header: str | None, chunk: bytes, upload: Upload) -> None:
+    if not header:
+        return
+    algorithm, _, value = header.strip().partition(" ")
+    digest = _DIGESTS.get(algorithm.lower())
+    if digest is None:
+        raise Invalid(
+            f"Upload-Checksum: unsupported algorithm {algorithm!r}; use one of "
+            f"{', '.join(sorted(_DIGESTS))}",
+            field="Upload-Checksum",
+        )
+    if base64.b64encode(digest(chunk).digest()).decode() != value.strip():
+        raise ChecksumMismatch(upload.filename, upload.offset)
+
+
+def write_chunk(
+    session: Session,
+    settings: Settings,
+    upload: Upload,
+    *,
+    offset: int,
+    chunk: bytes,
+    checksum: str | None,
+) -> int:
+    """Appends a TUS chunk; returns the new offset. A complete upload joins the area's files."""
+    if offset != upload.offset:
+        raise OffsetMismatch(upload.filename, upload.offset, offset)
+    if upload.offset + len(chunk) > upload.length:
+        raise TooLarge(
+            f"{upload.filename}: the upload is longer than the {upload.length} bytes it "
+            "declared in Upload-Length",
+            file=upload.filename,
+        )
+    _check_checksum(checksum, chunk, upload)
+    partial = area_dir(settings, upload.area) / "partial" / upload.id
+    with open(partial, "r+b") as out:
+        out.seek(offset)
+        out.write(chunk)
+        out.truncate()
+    upload.offset = offset + len(chunk)
+    if upload.offset == upload.length:
+        folder = files_dir(settings, upload.area)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.replace(partial, folder / upload.filename)
+        session.delete(upload)
+    return upload.offset

@@ -1,0 +1,96 @@
+"""Passwords, sessions and tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from labelbay.db import utcnow
+from labelbay.users.models import AuthKey, User
+
+SESSION_COOKIE = "sessionid"
+CSRF_COOKIE = "csrftoken"
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT['n']}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    computed = hashlib.scrypt(
+        password.encode(), salt=base64.b64decode(salt), dklen=32, n=int(n), r=8, p=1
+    )
+    return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+def _new_key() -> str:
+    # Plain [A-Za-z0-9] so that the value survives the CVAT client's cookie parser.
+    return secrets.token_hex(20)
+
+
+def open_session(session: Session, user: User, *, days: int) -> AuthKey:
+    key = AuthKey(
+        key=_new_key(),
+        kind="session",
+        user_id=user.id,
+        csrf_token=_new_key(),
+        expires=utcnow() + timedelta(days=days),
+    )
+    session.add(key)
+    return key
+
+
+def issue_token(session: Session, user: User) -> AuthKey:
+    """The ``key`` of a login: usable as ``Authorization: Token <key>`` or ``Bearer <key>``."""
+    token = AuthKey(key=_new_key(), kind="token", user_id=user.id)
+    session.add(token)
+    return token
+
+
+def user_for_token(session: Session, key: str) -> User | None:
+    row = session.get(AuthKey, key)
+    if row is None or row.kind != "token":
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.is_active else None
+
+
+def user_for_session(session: Session, key: str) -> tuple[User, str] | None:
+    row = session.get(AuthKey, key)
+    if row is None or row.kind != "session":
+        return None
+    if row.expires is not None and row.expires < utcnow():
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    return user, row.csrf_token
+
+
+def close_session(session: Session, *, session_key: str | None, token: str | None) -> None:
+    keys = [k for k in (session_key, token) if k]
+    if keys:
+        session.execute(delete(AuthKey).where(AuthKey.key.in_(keys)))
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active or not check_password(password, user.password_hash):
+        return None
+    return user
