@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,18 +88,25 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"labelbay serve did not start:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("labelbay-data")
+@contextmanager
+def launch_server(
+    data_dir: Path, env_overrides: dict[str, str] | None = None, *, db_suffix: str = ""
+) -> Iterator[Server]:
+    """Starts ``labelbay serve`` on a free port with its own data dir; stops it afterwards.
+
+    With LABELBAY_TEST_DATABASE_URL set, the database is that PostgreSQL database (plus
+    ``db_suffix``, so that several servers can run at once), emptied first; otherwise a SQLite
+    file in ``data_dir``.
+    """
     database_url = os.environ.get("LABELBAY_TEST_DATABASE_URL", "")
     if database_url:
+        database_url += db_suffix
         reset_postgres(database_url)
     else:
         database_url = f"sqlite:///{data_dir / 'labelbay.db'}"
     env = {**os.environ, "LABELBAY_DATABASE_URL": database_url,
-           "LABELBAY_DATA_DIR": str(data_dir), "LABELBAY_PASSWORD": ADMIN[1]}  # fmt: skip
-    env.update({k[len("TEST_SERVER_"):]: v for k, v in os.environ.items()
-                if k.startswith("TEST_SERVER_LABELBAY_")})  # fmt: skip
+           "LABELBAY_DATA_DIR": str(data_dir), "LABELBAY_PASSWORD": ADMIN[1],
+           **(env_overrides or {})}  # fmt: skip
     cli = [sys.executable, "-m", "labelbay.cli"]
     subprocess.run([*cli, "user", "create", "--username", ADMIN[0], "--superuser"],
                    env=env, check=True, capture_output=True)  # fmt: skip
@@ -119,10 +127,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        errors = [line for line in log.read_text(errors="replace").splitlines()
-                  if "Traceback" in line or "ERROR" in line]  # fmt: skip
-        if errors:
-            sys.stderr.write("server log had errors:\n" + log.read_text(errors="replace"))
+        text_log = log.read_text(errors="replace")
+        if "Traceback" in text_log:
+            sys.stderr.write("server log had errors:\n" + text_log)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The server most tests share. Images over 50 megapixels are refused by it."""
+    limits = {"LABELBAY_MAX_IMAGE_PIXELS": str(50_000_000)}
+    with launch_server(tmp_path_factory.mktemp("labelbay-data"), limits) as running:
+        yield running
 
 
 @pytest.fixture

@@ -32,6 +32,24 @@ def _upgrade(settings: Settings) -> None:
         engine.dispose()
 
 
+def _hint_first_user(settings: Settings) -> None:
+    from sqlalchemy import func, select
+
+    from labelbay.db import make_engine
+    from labelbay.users.models import User
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with engine.connect() as conn:
+            if not conn.scalar(select(func.count()).select_from(User)):
+                log.warning(
+                    "no users yet: create one with "
+                    "`labelbay user create --username admin --superuser`"
+                )
+    finally:
+        engine.dispose()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -40,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.data_dir:
         # Worker processes (--workers) read settings from the environment.
         os.environ["LABELBAY_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    _hint_first_user(settings)
     log.info("serving on http://%s:%s (data in %s)", args.host, args.port, settings.data_dir)
     if args.workers > 1:
         uvicorn.run(
