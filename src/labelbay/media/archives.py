@@ -213,8 +213,14 @@ class _Writer:
             return None
         if relative in self._files:
             raise MediaError("appears more than once in the archive", file=label)
-        if relative in self._dirs or any(p in self._files for p in _parents(relative)):
+        if relative in self._dirs:
             raise MediaError("clashes with a folder of the same name", file=label)
+        # A known folder's ancestors were checked when it was first seen; only a new one's
+        # ancestors can coincide with an extracted file.
+        if posixpath.dirname(relative) not in self._dirs and any(
+            p in self._files for p in _parents(relative)
+        ):
+            raise MediaError("clashes with a file of the same name", file=label)
         return relative
 
     def add(self, raw_name: str, kind: str, opener: _Opener) -> None:

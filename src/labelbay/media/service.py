@@ -72,7 +72,27 @@ def _staging(folder: Path) -> Iterator[Path]:
 
 
 def _collect(files: list[Path], raw: Path) -> list[str]:
-    """Moves uploaded images into ``raw`` and extracts archives there; returns frame names."""
+    """Puts uploaded images into ``raw`` and extracts archives there; returns frame names."""
+    unsupported = [
+        p.name
+        for p in files
+        if not (images.is_image_name(p.name) or archives.is_archive_name(p.name))
+    ]
+    if unsupported:
+        raise MediaError(
+            "is not a supported file; upload JPEG, PNG, BMP, TIFF or WebP images, or a "
+            "zip/tar archive of them",
+            file=sorted(unsupported)[0],
+        )
+    if not files:
+        raise Invalid("no files were uploaded: send files between Upload-Start and Upload-Finish")
+    folders = {p.parent for p in files}
+    if len(folders) == 1 and not any(archives.is_archive_name(p.name) for p in files):
+        # Plain images from one upload area: move the whole folder, one rename for all.
+        raw.rmdir()
+        os.replace(folders.pop(), raw)
+        return [p.name for p in files]
+    raw.mkdir(exist_ok=True)
     names: list[str] = []
     seen: set[str] = set()
     for path in sorted(files):
@@ -81,25 +101,16 @@ def _collect(files: list[Path], raw: Path) -> list[str]:
             members = archives.extract_archive(path, raw, archive_name=name)
             if not members:
                 raise MediaError("the archive holds no supported images", file=name)
-            for member in members:
-                if member in seen:
-                    raise MediaError("two files have this name", file=member)
-                seen.add(member)
-            names.extend(members)
-        elif images.is_image_name(name):
-            if name in seen or (raw / name).exists():
-                raise MediaError("two files have this name", file=name)
-            seen.add(name)
-            os.replace(path, raw / name)
-            names.append(name)
         else:
-            raise MediaError(
-                "is not a supported file; upload JPEG, PNG, BMP, TIFF or WebP images, or a "
-                "zip/tar archive of them",
-                file=name,
-            )
-    if not names:
-        raise Invalid("no files were uploaded: send files between Upload-Start and Upload-Finish")
+            if (raw / name).exists():
+                raise MediaError("two files have this name", file=name)
+            os.replace(path, raw / name)
+            members = [name]
+        for member in members:
+            if member in seen:
+                raise MediaError("two files have this name", file=member)
+            seen.add(member)
+        names.extend(members)
     return names
 
 

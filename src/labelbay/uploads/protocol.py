@@ -4,7 +4,7 @@ Upload-Finish > Upload-Start > Upload-Length (TUS create) > Upload-Multiple > on
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import Request, Response
 from fastapi.responses import ORJSONResponse
@@ -34,14 +34,14 @@ async def save_form_files(
     """Stores the files of a multipart body; returns its other fields."""
     form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FILES)
     fields: dict[str, Any] = {}
+    files: list[tuple[str, BinaryIO]] = []
     try:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
-                await run_in_threadpool(
-                    service.save_file, session, settings, area, value.filename or "", value.file
-                )
+                files.append((value.filename or "", value.file))
             else:
                 fields[key] = value
+        await run_in_threadpool(service.save_files, session, settings, area, files)
     finally:
         await form.close()
     return fields

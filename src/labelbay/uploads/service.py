@@ -64,24 +64,31 @@ def area_files(settings: Settings, area: str) -> list[Path]:
 
 
 def _taken(session: Session, settings: Settings, area: str, name: str) -> bool:
-    if (files_dir(settings, area) / name).exists():
-        return True
-    pending = select(Upload.id).where(Upload.area == area, Upload.filename == name)
-    return session.scalar(pending) is not None
+    return (files_dir(settings, area) / name).exists() or name in pending_names(session, area)
 
 
-def save_file(
-    session: Session, settings: Settings, area: str, raw_name: str, source: BinaryIO
-) -> str:
-    """Stores one multipart file in the area; returns its stored base name."""
-    name = base_name(raw_name)
+def pending_names(session: Session, area: str) -> set[str]:
+    """Names reserved by TUS uploads still in progress."""
+    return set(session.scalars(select(Upload.filename).where(Upload.area == area)))
+
+
+def save_files(
+    session: Session, settings: Settings, area: str, files: list[tuple[str, BinaryIO]]
+) -> list[str]:
+    """Stores multipart files in the area; returns their stored base names."""
     folder = files_dir(settings, area)
     folder.mkdir(parents=True, exist_ok=True)
-    if _taken(session, settings, area, name):
-        raise Conflict(f"{name}: a file with this name was already uploaded", file=name)
-    with open(folder / name, "wb") as out:
-        shutil.copyfileobj(source, out, COPY_CHUNK)
-    return name
+    reserved = pending_names(session, area)
+    saved = []
+    for raw_name, source in files:
+        name = base_name(raw_name)
+        target = folder / name
+        if name in reserved or target.exists():
+            raise Conflict(f"{name}: a file with this name was already uploaded", file=name)
+        with open(target, "wb") as out:
+            shutil.copyfileobj(source, out, COPY_CHUNK)
+        saved.append(name)
+    return saved
 
 
 def parse_metadata(header: str) -> dict[str, str]:
