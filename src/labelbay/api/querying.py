@@ -383,8 +383,10 @@ _ALIASES = {"===": "==", "!==": "!="}
 _KNOWN_OPS = frozenset({*_MIRRORED, *_ALIASES, "!", "!!", "in", "and", "or", "var"})
 
 
-def _filter_error(message: str, **detail: object) -> NoReturn:
-    raise Invalid(f"filter: {message}", param="filter", **detail)
+def _filter_error(message: str, *, field: str | None = None) -> NoReturn:
+    if field is None:
+        raise Invalid(f"filter: {message}", param="filter")
+    raise Invalid(f"filter: {message}", param="filter", field=field)
 
 
 def _describe(value: object) -> str:

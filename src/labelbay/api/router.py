@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from labelbay.annotations.routes import router as annotations
+from labelbay.annotations.routes import router as annotations_routes
 from labelbay.jobs.routes import router as jobs
 from labelbay.labels.routes import router as labels
 from labelbay.media.routes import router as media
@@ -16,5 +16,5 @@ from labelbay.users.routes import router as users
 
 api = APIRouter(prefix="/api")
 # Media first: its literal paths (".../data/meta") must win over parameterised ones.
-for feature in (server, users, media, annotations, projects, tasks, jobs, labels, operations):
+for feature in (server, users, media, annotations_routes, projects, tasks, jobs, labels, operations):
     api.include_router(feature)

@@ -15,10 +15,9 @@ log = logging.getLogger("labelbay")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
     if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
-    return Settings(**overrides)
+        return Settings(data_dir=Path(args.data_dir))
+    return Settings()
 
 
 def _upgrade(settings: Settings) -> None:

@@ -76,7 +76,7 @@ def _pick_color(used: set[str]) -> str:
     return PALETTE[len(used) % len(PALETTE)]
 
 
-def _owner_filter(project_id: int | None, task_id: int | None) -> Select[tuple[Label]]:
+def _owner_filter(project_id: int | None, task_id: int | None) -> Select[Label]:
     stmt = select(Label).where(Label.parent_id.is_(None))
     if project_id is not None:
         return stmt.where(Label.project_id == project_id)
@@ -226,7 +226,7 @@ def labels_of(session: Session, *, project_id: int | None, task_id: int | None) 
     return list(session.scalars(_owner_filter(project_id, task_id).order_by(Label.id)))
 
 
-def owner_query(*, project_id: int | None, task_id: int | None) -> Select[tuple[Label]]:
+def owner_query(*, project_id: int | None, task_id: int | None) -> Select[Label]:
     return _owner_filter(project_id, task_id)
 
 

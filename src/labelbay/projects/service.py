@@ -128,7 +128,8 @@ def render_projects(
         select(Task.project_id, Task.subset).where(Task.project_id.in_(ids), Task.subset != "")
         .distinct()
     ):  # fmt: skip
-        subsets.setdefault(pid, []).append(subset)
+        if pid is not None:
+            subsets.setdefault(pid, []).append(subset)
     user_ids = {u for p in projects for u in (p.owner_id, p.assignee_id) if u}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
     out = []

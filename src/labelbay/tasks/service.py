@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from labelbay import access
@@ -139,7 +139,7 @@ def _move_to_project(session: Session, task: Task, project: Project) -> None:
         mapping[label.id] = match.id
     for old, new in mapping.items():
         session.execute(
-            Annotation.__table__.update()
+            update(Annotation)
             .where(Annotation.task_id == task.id, Annotation.label_id == old)
             .values(label_id=new)
         )
