@@ -16,5 +16,15 @@ from labelbay.users.routes import router as users
 
 api = APIRouter(prefix="/api")
 # Media first: its literal paths (".../data/meta") must win over parameterised ones.
-for feature in (server, users, media, annotations_routes, projects, tasks, jobs, labels, operations):
+for feature in (
+    server,
+    users,
+    media,
+    annotations_routes,
+    projects,
+    tasks,
+    jobs,
+    labels,
+    operations,
+):
     api.include_router(feature)
