@@ -21,14 +21,22 @@ from labelbay.users import service as users_service
 from labelbay.users.models import User
 
 
+def effective_segments(size: int, segment_size: int, overlap: int) -> tuple[int, int]:
+    """The segment size and overlap really used: 0 or oversized segments mean one job, and
+    neighbouring jobs share at most half a segment (as CVAT does)."""
+    if segment_size <= 0 or segment_size > size:
+        segment_size = max(size, 1)
+    return segment_size, min(max(overlap, 0), segment_size // 2)
+
+
 def segment_ranges(size: int, segment_size: int, overlap: int) -> list[tuple[int, int]]:
     """Inclusive frame ranges of the jobs of a task of ``size`` frames."""
     if size <= 0:
         return []
-    if segment_size <= 0 or segment_size >= size:
+    segment_size, overlap = effective_segments(size, segment_size, overlap)
+    if segment_size >= size:
         return [(0, size - 1)]
-    overlap = min(max(overlap, 0), segment_size - 1)
-    step = segment_size - overlap
+    step = max(segment_size - overlap, 1)
     ranges = []
     start = 0
     while True:
@@ -40,6 +48,9 @@ def segment_ranges(size: int, segment_size: int, overlap: int) -> list[tuple[int
 
 
 def create_jobs(session: Session, task: Task, size: int) -> list[Job]:
+    """Creates the jobs of a task that just got ``size`` frames; records the segment size and
+    overlap actually used on the task."""
+    task.segment_size, task.overlap = effective_segments(size, task.segment_size, task.overlap or 0)
     now = utcnow()
     jobs = [
         Job(task_id=task.id, start_frame=a, stop_frame=b, created_date=now, updated_date=now)
@@ -76,7 +87,21 @@ def update_job(session: Session, job: Job, data: JobUpdate, *, user: User) -> Jo
         job.state = data.state
     job.updated_date = later_than(job.updated_date)
     task.updated_date = later_than(task.updated_date)
+    session.flush()
+    refresh_task_status(session, task)
     return job
+
+
+def refresh_task_status(session: Session, task: Task) -> None:
+    """A task is in annotation while any job is, then in validation while any job is, and
+    completed when every job is."""
+    statuses = {job_status(j) for j in session.scalars(select(Job).where(Job.task_id == task.id))}
+    if not statuses or "annotation" in statuses:
+        task.status = "annotation"
+    elif "validation" in statuses:
+        task.status = "validation"
+    else:
+        task.status = "completed"
 
 
 def job_status(job: Job) -> str:

@@ -185,8 +185,6 @@ def ingest(
             row["data_id"] = data.id
         session.execute(insert(Frame), rows)
         task.data_id = data.id
-        if task.overlap is None:
-            task.overlap = 0
         jobs_service.create_jobs(session, task, data.size)
         tasks_service.touch_task(session, task)
         session.flush()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from labelbay import access
@@ -96,11 +96,9 @@ def delete_project(session: Session, project: Project, *, media_root: Path) -> N
     from labelbay.media.models import TaskData
     from labelbay.tasks.models import Task
 
-    tasks = list(session.scalars(select(Task).where(Task.project_id == project.id)))
-    data_ids = [t.data_id for t in tasks if t.data_id]
+    data_ids = select(Task.data_id).where(Task.project_id == project.id).scalar_subquery()
     datas = list(session.scalars(select(TaskData).where(TaskData.id.in_(data_ids))))
-    for task in tasks:
-        session.delete(task)
+    session.execute(delete(Task).where(Task.project_id == project.id))
     session.delete(project)
     for data in datas:
         session.delete(data)
