@@ -36,3 +36,18 @@ def visible_jobs(user: User) -> ColumnElement[bool]:
         return true()
     tasks = select(Task.id).where(visible_tasks(user)).scalar_subquery()
     return or_(Job.assignee_id == user.id, Job.task_id.in_(tasks))
+
+
+def manages_project(project: Project, user: User) -> bool:
+    """Owners (and administrators) may delete a project or hand it over."""
+    return user.is_superuser or project.owner_id == user.id
+
+
+def manages_task(task: Task, project: Project | None, user: User) -> bool:
+    """The task's owner, its project's owner or an administrator may delete the task, hand it
+    over and assign people to it and its jobs."""
+    return (
+        user.is_superuser
+        or task.owner_id == user.id
+        or (project is not None and project.owner_id == user.id)
+    )

@@ -12,6 +12,9 @@ class Annotation(Base):
     """A tag, shape or track of a task; skeleton elements point at their parent."""
 
     __tablename__ = "annotations"
+    # Ids are never reused (SQLite would reuse the highest after a delete): clients
+    # cache by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -37,6 +40,9 @@ class TrackedShape(Base):
     """A keyframe of a track."""
 
     __tablename__ = "tracked_shapes"
+    # Ids are never reused (SQLite would reuse the highest after a delete): clients
+    # cache by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     track_id: Mapped[int] = mapped_column(

@@ -12,6 +12,9 @@ class Job(Base):
     """A segment of a task's frames (inclusive range) and the work on it."""
 
     __tablename__ = "jobs"
+    # Ids are never reused (SQLite would reuse the highest after a delete): clients
+    # cache by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)

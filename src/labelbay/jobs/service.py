@@ -67,15 +67,16 @@ def get_job(session: Session, job_id: int, user: User) -> Job:
     return job
 
 
-def may_manage(task: Task, user: User) -> bool:
-    return user.is_superuser or task.owner_id == user.id or task.assignee_id == user.id
-
-
 def update_job(session: Session, job: Job, data: JobUpdate, *, user: User) -> Job:
     fields = data.model_fields_set
     task = session.get_one(Task, job.task_id)
     if "assignee" in fields and data.assignee != job.assignee_id:
-        if not may_manage(task, user):
+        project = session.get(Project, task.project_id) if task.project_id else None
+        if not (
+            access.manages_task(task, project, user)
+            or task.assignee_id == user.id
+            or (project is not None and project.assignee_id == user.id)
+        ):
             raise Forbidden("assignee: only the task's owner may assign its jobs")
         if data.assignee is not None:
             users_service.get_user(session, data.assignee)

@@ -12,6 +12,9 @@ class Label(Base):
     """A label of a project or of a task outside projects; skeleton points have a parent."""
 
     __tablename__ = "labels"
+    # Ids are never reused (SQLite would reuse the highest after a delete): clients
+    # cache by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int | None] = mapped_column(
@@ -31,6 +34,9 @@ class Label(Base):
 
 class AttributeSpec(Base):
     __tablename__ = "attribute_specs"
+    # Ids are never reused (SQLite would reuse the highest after a delete): clients
+    # cache by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), index=True)

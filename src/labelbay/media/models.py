@@ -13,6 +13,9 @@ class TaskData(Base):
     """The media of a task: how frames were chosen and how they are served."""
 
     __tablename__ = "task_data"
+    # Ids are never reused (SQLite would reuse the highest after a delete): clients
+    # cache by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     size: Mapped[int] = mapped_column(default=0)

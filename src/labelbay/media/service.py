@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from labelbay.config import Settings
 from labelbay.db import iso, later_than, utcnow
-from labelbay.errors import Invalid, MediaError
+from labelbay.errors import Conflict, Invalid, MediaError
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
 from labelbay.media import archives, images, sorting
@@ -86,6 +86,8 @@ def _collect(files: list[Path], raw: Path) -> list[str]:
         )
     if not files:
         raise Invalid("no files were uploaded: send files between Upload-Start and Upload-Finish")
+    if any(not p.exists() for p in files):
+        raise Conflict("the uploaded files were taken by another request; upload them again")
     folders = {p.parent for p in files}
     if len(folders) == 1 and not any(archives.is_archive_name(p.name) for p in files):
         # Plain images from one upload area: move the whole folder, one rename for all.
@@ -126,6 +128,9 @@ def ingest(
     Raises before writing anything to the database if a file is bad; the staged media folder
     is removed again, so the task is left as it was.
     """
+    # Lock the task row (PostgreSQL; SQLite writers are serialised already) so that two
+    # finishing requests cannot both give the task data.
+    session.refresh(task, with_for_update=True)
     if task.data_id is not None:
         raise TaskHasData(task.id)
     _unsupported(params)

@@ -82,5 +82,5 @@ def delete_project(
     project_id: int, session: DbSession, user: CurrentUser, settings: AppSettings
 ) -> Response:
     project = service.get_project(session, project_id, user)
-    service.delete_project(session, project, media_root=settings.media_dir)
+    service.delete_project(session, project, user=user, settings=settings)
     return Response(status_code=204)

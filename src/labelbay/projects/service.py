@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from labelbay import access
+from labelbay.config import Settings
 from labelbay.db import iso, later_than, utcnow
 from labelbay.errors import Forbidden
 from labelbay.labels import service as labels_service
@@ -74,14 +74,16 @@ def update_project(session: Session, project: Project, data: ProjectUpdate, *, u
         project.name = data.name
     if data.bug_tracker is not None:
         project.bug_tracker = data.bug_tracker
-    if "assignee_id" in fields:
+    if "assignee_id" in fields and data.assignee_id != project.assignee_id:
+        if not access.manages_project(project, user):
+            raise Forbidden("only the project's owner may change its assignee")
         if data.assignee_id is not None:
             users_service.get_user(session, data.assignee_id)
         project.assignee_id = data.assignee_id
         project.assignee_updated_date = utcnow()
     if "owner_id" in fields and data.owner_id is not None and data.owner_id != project.owner_id:
-        if not user.is_superuser and user.id != project.owner_id:
-            raise Forbidden("owner_id: only the owner or an administrator may hand it over")
+        if not access.manages_project(project, user):
+            raise Forbidden("only the project's owner may hand it over")
         project.owner_id = users_service.get_user(session, data.owner_id).id
     if "target_storage" in fields:
         project.target_storage = _storage(data.target_storage)
@@ -92,10 +94,17 @@ def update_project(session: Session, project: Project, data: ProjectUpdate, *, u
     touch_project(session, project)
 
 
-def delete_project(session: Session, project: Project, *, media_root: Path) -> None:
+def delete_project(session: Session, project: Project, *, user: User, settings: Settings) -> None:
     from labelbay.media.models import TaskData
     from labelbay.tasks.models import Task
+    from labelbay.uploads import service as uploads
 
+    if not access.manages_project(project, user):
+        raise Forbidden("only the project's owner may delete it")
+    media_root = settings.media_dir
+    for task_id in session.scalars(select(Task.id).where(Task.project_id == project.id)):
+        for area in uploads.task_areas(task_id):
+            uploads.clear(session, settings, area)
     data_ids = select(Task.data_id).where(Task.project_id == project.id).scalar_subquery()
     datas = list(session.scalars(select(TaskData).where(TaskData.id.in_(data_ids))))
     session.execute(delete(Task).where(Task.project_id == project.id))

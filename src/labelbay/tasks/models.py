@@ -11,6 +11,9 @@ from labelbay.db import Base, utcnow
 
 class Task(Base):
     __tablename__ = "tasks"
+    # Ids are never reused (SQLite would reuse the highest after a delete): clients
+    # cache by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(256))

@@ -89,5 +89,5 @@ def delete_task(
     task_id: int, session: DbSession, user: CurrentUser, settings: AppSettings
 ) -> Response:
     task = service.get_task(session, task_id, user)
-    service.delete_task(session, task, media_root=settings.media_dir)
+    service.delete_task(session, task, user=user, settings=settings)
     return Response(status_code=204)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from labelbay import access
+from labelbay.config import Settings
 from labelbay.db import iso, later_than, utcnow
 from labelbay.errors import Forbidden, Invalid
 from labelbay.jobs.models import Job
@@ -87,6 +87,15 @@ def touch_task(session: Session, task: Task) -> None:
             project.updated_date = later_than(project.updated_date)
 
 
+def project_of(session: Session, task: Task) -> Project | None:
+    return session.get(Project, task.project_id) if task.project_id else None
+
+
+def check_manager(session: Session, task: Task, user: User, action: str) -> None:
+    if not access.manages_task(task, project_of(session, task), user):
+        raise Forbidden(f"only the task's owner may {action}")
+
+
 def update_task(session: Session, task: Task, data: TaskUpdate, *, user: User) -> Task:
     fields = data.model_fields_set
     if "name" in fields and data.name is not None:
@@ -95,14 +104,14 @@ def update_task(session: Session, task: Task, data: TaskUpdate, *, user: User) -
         task.bug_tracker = data.bug_tracker
     if "subset" in fields and data.subset is not None:
         task.subset = data.subset
-    if "assignee_id" in fields:
+    if "assignee_id" in fields and data.assignee_id != task.assignee_id:
+        check_manager(session, task, user, "change its assignee")
         if data.assignee_id is not None:
             users_service.get_user(session, data.assignee_id)
         task.assignee_id = data.assignee_id
         task.assignee_updated_date = utcnow()
     if "owner_id" in fields and data.owner_id is not None and data.owner_id != task.owner_id:
-        if not user.is_superuser and user.id != task.owner_id:
-            raise Forbidden("owner_id: only the owner or an administrator may hand a task over")
+        check_manager(session, task, user, "hand it over")
         task.owner_id = users_service.get_user(session, data.owner_id).id
     if "target_storage" in fields:
         task.target_storage = _storage(data.target_storage)
@@ -147,7 +156,13 @@ def _move_to_project(session: Session, task: Task, project: Project) -> None:
     task.project_id = project.id
 
 
-def delete_task(session: Session, task: Task, *, media_root: Path) -> None:
+def delete_task(session: Session, task: Task, *, user: User, settings: Settings) -> None:
+    from labelbay.uploads import service as uploads
+
+    check_manager(session, task, user, "delete it")
+    media_root = settings.media_dir
+    for area in uploads.task_areas(task.id):
+        uploads.clear(session, settings, area)
     data = session.get(TaskData, task.data_id) if task.data_id else None
     session.delete(task)
     if data is not None:

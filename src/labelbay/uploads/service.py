@@ -27,6 +27,11 @@ COPY_CHUNK = 1024 * 1024
 _DIGESTS = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha256": hashlib.sha256}
 
 
+def task_areas(task_id: int) -> list[str]:
+    """Every upload area that belongs to a task."""
+    return [f"task-{kind}/{task_id}" for kind in ("data", "annotations")]
+
+
 def area_dir(settings: Settings, area: str) -> Path:
     return settings.uploads_dir / area
 

@@ -10,6 +10,9 @@ from labelbay.db import Base, utcnow
 
 class User(Base):
     __tablename__ = "users"
+    # Ids are never reused (SQLite would reuse the highest after a delete): clients
+    # cache by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)

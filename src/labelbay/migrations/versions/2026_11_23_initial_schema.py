@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: aa5fbc0e8d97
+Revision ID: 445453ef34b0
 Revises:
-Create Date: 2026-11-23 12:50:24.239903
+Create Date: 2026-11-23 13:22:28.288368
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 
 import labelbay.db
 
-revision: str = "aa5fbc0e8d97"
+revision: str = "445453ef34b0"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("deleted_frames", sa.JSON(), nullable=False),
         sa.Column("chunks_updated_date", labelbay.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_task_data")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "users",
@@ -55,6 +56,7 @@ def upgrade() -> None:
         sa.Column("last_login", labelbay.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "auth_keys",
@@ -147,6 +149,7 @@ def upgrade() -> None:
             ["owner_id"], ["users.id"], name=op.f("fk_projects_owner_id_users"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_projects")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("projects", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_projects_owner_id"), ["owner_id"], unique=False)
@@ -209,6 +212,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tasks_owner_id"), ["owner_id"], unique=False)
@@ -237,6 +241,7 @@ def upgrade() -> None:
             ["task_id"], ["tasks.id"], name=op.f("fk_jobs_task_id_tasks"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_jobs_assignee_id"), ["assignee_id"], unique=False)
@@ -268,6 +273,7 @@ def upgrade() -> None:
             ["task_id"], ["tasks.id"], name=op.f("fk_labels_task_id_tasks"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labels")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("labels", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_labels_parent_id"), ["parent_id"], unique=False)
@@ -308,6 +314,7 @@ def upgrade() -> None:
             ["task_id"], ["tasks.id"], name=op.f("fk_annotations_task_id_tasks"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_annotations")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("annotations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_annotations_label_id"), ["label_id"], unique=False)
@@ -330,6 +337,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attribute_specs")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("attribute_specs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_attribute_specs_label_id"), ["label_id"], unique=False)
@@ -353,6 +361,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tracked_shapes")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("tracked_shapes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tracked_shapes_track_id"), ["track_id"], unique=False)
