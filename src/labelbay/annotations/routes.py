@@ -1,14 +1,16 @@
 """``/tasks/{id}/annotations/`` and ``/jobs/{id}/annotations/``: GET, PUT, PATCH, DELETE.
 
-Responses are built as dicts by the service and sent with orjson: a task can hold 100k shapes.
+Responses are built as dicts by the service and serialized by orjson directly (a task can hold
+100k shapes). ``ORJSONResponse`` would do the same but is deprecated in the FastAPI we run.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
+import orjson
 from fastapi import Query, Response
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 
 from labelbay.annotations import service
 from labelbay.annotations.schemas import LabeledDataRead, LabeledDataWrite, PatchAction
@@ -22,37 +24,46 @@ router = Router(tags=["annotations"])
 TASK = "/tasks/{task_id}/annotations/"
 JOB = "/jobs/{job_id}/annotations/"
 READ: dict[int | str, dict[str, Any]] = {200: {"model": LabeledDataRead}}
+
+
+class JSONBody(JSONResponse):
+    """A JSON response serialized by orjson."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 ACTION = Query(
     default=None,
     description="create, update or delete (required)",
-    json_schema_extra={"enum": ["create", "update", "delete"]},
+    json_schema_extra={"enum": list(get_args(PatchAction))},
 )
 
 
-@router.get(TASK, response_class=ORJSONResponse, responses=READ)
-def get_task_annotations(task_id: int, session: DbSession, user: CurrentUser) -> ORJSONResponse:
+@router.get(TASK, response_class=JSONBody, responses=READ)
+def get_task_annotations(task_id: int, session: DbSession, user: CurrentUser) -> JSONBody:
     task = tasks_service.get_task(session, task_id, user)
-    return ORJSONResponse(service.get_annotations(session, task))
+    return JSONBody(service.get_annotations(session, task))
 
 
-@router.put(TASK, response_class=ORJSONResponse, responses=READ)
+@router.put(TASK, response_class=JSONBody, responses=READ)
 def put_task_annotations(
     task_id: int, body: LabeledDataWrite, session: DbSession, user: CurrentUser
-) -> ORJSONResponse:
+) -> JSONBody:
     task = tasks_service.get_task(session, task_id, user)
-    return ORJSONResponse(service.replace_annotations(session, task, body))
+    return JSONBody(service.replace_annotations(session, task, body))
 
 
-@router.patch(TASK, response_class=ORJSONResponse, responses=READ)
+@router.patch(TASK, response_class=JSONBody, responses=READ)
 def patch_task_annotations(
     task_id: int,
     body: LabeledDataWrite,
     session: DbSession,
     user: CurrentUser,
-    action: PatchAction | str | None = ACTION,
-) -> ORJSONResponse:
+    action: str | None = ACTION,
+) -> JSONBody:
     task = tasks_service.get_task(session, task_id, user)
-    return ORJSONResponse(service.patch_annotations(session, task, body, action=action))
+    return JSONBody(service.patch_annotations(session, task, body, action=action))
 
 
 @router.delete(TASK, status_code=204, response_class=Response)
@@ -62,33 +73,33 @@ def delete_task_annotations(task_id: int, session: DbSession, user: CurrentUser)
     return Response(status_code=204)
 
 
-@router.get(JOB, response_class=ORJSONResponse, responses=READ)
-def get_job_annotations(job_id: int, session: DbSession, user: CurrentUser) -> ORJSONResponse:
+@router.get(JOB, response_class=JSONBody, responses=READ)
+def get_job_annotations(job_id: int, session: DbSession, user: CurrentUser) -> JSONBody:
     job = jobs_service.get_job(session, job_id, user)
     task = service.task_of_job(session, job)
-    return ORJSONResponse(service.get_annotations(session, task, job=job))
+    return JSONBody(service.get_annotations(session, task, job=job))
 
 
-@router.put(JOB, response_class=ORJSONResponse, responses=READ)
+@router.put(JOB, response_class=JSONBody, responses=READ)
 def put_job_annotations(
     job_id: int, body: LabeledDataWrite, session: DbSession, user: CurrentUser
-) -> ORJSONResponse:
+) -> JSONBody:
     job = jobs_service.get_job(session, job_id, user)
     task = service.task_of_job(session, job)
-    return ORJSONResponse(service.replace_annotations(session, task, body, job=job))
+    return JSONBody(service.replace_annotations(session, task, body, job=job))
 
 
-@router.patch(JOB, response_class=ORJSONResponse, responses=READ)
+@router.patch(JOB, response_class=JSONBody, responses=READ)
 def patch_job_annotations(
     job_id: int,
     body: LabeledDataWrite,
     session: DbSession,
     user: CurrentUser,
-    action: PatchAction | str | None = ACTION,
-) -> ORJSONResponse:
+    action: str | None = ACTION,
+) -> JSONBody:
     job = jobs_service.get_job(session, job_id, user)
     task = service.task_of_job(session, job)
-    return ORJSONResponse(service.patch_annotations(session, task, body, action=action, job=job))
+    return JSONBody(service.patch_annotations(session, task, body, action=action, job=job))
 
 
 @router.delete(JOB, status_code=204, response_class=Response)
