@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from labelbay import __version__
 from labelbay.api.errors import install_error_handlers
+from labelbay.api.responses import FastJSONResponse
 from labelbay.api.router import api
 from labelbay.config import Settings, get_settings
 from labelbay.db import make_engine, make_sessionmaker, write_intent
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Labelbay",
         version=__version__,
-        default_response_class=ORJSONResponse,
+        default_response_class=FastJSONResponse,
         redirect_slashes=False,
         docs_url="/api/docs",
         openapi_url="/api/schema",

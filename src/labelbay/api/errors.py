@@ -6,9 +6,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from labelbay.api.responses import FastJSONResponse
 from labelbay.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -21,30 +21,30 @@ def _field_name(loc: tuple[object, ...]) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def app_error(_request: Request, exc: AppError) -> ORJSONResponse:
+    async def app_error(_request: Request, exc: AppError) -> FastJSONResponse:
         body = {"detail": exc.message, "code": exc.code, **exc.detail}
-        return ORJSONResponse(body, status_code=exc.status, headers=exc.headers)
+        return FastJSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_payload(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def invalid_payload(_request: Request, exc: RequestValidationError) -> FastJSONResponse:
         fields: dict[str, list[str]] = {}
         for err in exc.errors():
             fields.setdefault(_field_name(tuple(err.get("loc", ()))), []).append(err["msg"])
         names = ", ".join(fields)
-        return ORJSONResponse(
+        return FastJSONResponse(
             {"detail": f"invalid value for {names}", "code": "invalid", "fields": fields},
             status_code=400,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
-        return ORJSONResponse(
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> FastJSONResponse:
+        return FastJSONResponse(
             {"detail": str(exc.detail), "code": "http_error"},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(Exception)
-    async def bug(_request: Request, exc: Exception) -> ORJSONResponse:
+    async def bug(_request: Request, exc: Exception) -> FastJSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return ORJSONResponse({"detail": "internal server error", "code": "internal"}, 500)
+        return FastJSONResponse({"detail": "internal server error", "code": "internal"}, 500)

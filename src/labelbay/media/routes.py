@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, ORJSONResponse
+from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from labelbay.api.deps import AppSettings, BaseUrl, CurrentUser, DbSession
+from labelbay.api.responses import FastJSONResponse
 from labelbay.api.routing import Router
 from labelbay.config import Settings
 from labelbay.errors import Invalid, NotFound
@@ -40,7 +41,7 @@ def _area(task_id: int) -> str:
 def task_meta(task_id: int, session: DbSession, user: CurrentUser) -> Response:
     task = tasks_service.get_task(session, task_id, user)
     data = service.get_data(session, task)
-    return ORJSONResponse(service.render_meta(session, task, data))
+    return FastJSONResponse(service.render_meta(session, task, data))
 
 
 @router.patch("/tasks/{task_id}/data/meta")
@@ -50,14 +51,14 @@ def update_task_meta(
     task = tasks_service.get_task(session, task_id, user)
     data = service.get_data(session, task)
     service.update_deleted_frames(session, task, data, body.deleted_frames, lo=0, hi=data.size - 1)
-    return ORJSONResponse(service.render_meta(session, task, data))
+    return FastJSONResponse(service.render_meta(session, task, data))
 
 
 @router.get("/jobs/{job_id}/data/meta")
 def job_meta(job_id: int, session: DbSession, user: CurrentUser) -> Response:
     job = jobs_service.get_job(session, job_id, user)
     task = session.get_one(Task, job.task_id)
-    return ORJSONResponse(
+    return FastJSONResponse(
         service.render_meta(session, task, service.get_data(session, task), job=job)
     )
 
@@ -72,7 +73,7 @@ def update_job_meta(
     service.update_deleted_frames(
         session, task, data, body.deleted_frames, lo=job.start_frame, hi=job.stop_frame
     )
-    return ORJSONResponse(service.render_meta(session, task, data, job=job))
+    return FastJSONResponse(service.render_meta(session, task, data, job=job))
 
 
 @router.post("/tasks/{task_id}/data/")
@@ -108,7 +109,7 @@ async def upload_task_data(
             return op.id
 
         rq_id = await run_in_threadpool(run)
-        return ORJSONResponse({"rq_id": rq_id}, status_code=202)
+        return FastJSONResponse({"rq_id": rq_id}, status_code=202)
 
     return await protocol.dispatch(
         request, session, settings, user, area=area,

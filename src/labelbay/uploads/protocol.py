@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO
 
 from fastapi import Request, Response
-from fastapi.responses import ORJSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from labelbay.api.responses import FastJSONResponse
 from labelbay.config import Settings
 from labelbay.errors import Invalid, TooLarge
 from labelbay.uploads import service
@@ -95,7 +95,7 @@ async def dispatch(
         )
     if "upload-multiple" in headers:
         await save_form_files(request, session, settings, area)
-        return ORJSONResponse({"detail": "files received"}, status_code=200)
+        return FastJSONResponse({"detail": "files received"}, status_code=200)
     # A one-shot request: files and parameters in one multipart body.
     await run_in_threadpool(service.start, session, settings, area)
     return await finish(await save_form_files(request, session, settings, area))

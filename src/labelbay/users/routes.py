@@ -4,13 +4,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from labelbay.api.deps import AppSettings, BaseUrl, CurrentUser, DbSession
 from labelbay.api.pagination import paginate
 from labelbay.api.querying import ListSpec
+from labelbay.api.responses import FastJSONResponse
 from labelbay.api.routing import Router
 from labelbay.db import iso, utcnow
 from labelbay.users import auth, service
@@ -42,7 +42,7 @@ def login(body: LoginRequest, session: DbSession, settings: AppSettings) -> Resp
     token = auth.issue_token(session, user)
     user.last_login = utcnow()
     max_age = settings.session_days * 86400
-    response = ORJSONResponse({"key": token.key})
+    response = FastJSONResponse({"key": token.key})
     response.headers.append(
         "set-cookie", _cookie(auth.CSRF_COOKIE, opened.csrf_token, max_age, http_only=False)
     )
@@ -57,7 +57,7 @@ def logout(request: Request, session: DbSession) -> Response:
     header = request.headers.get("authorization", "")
     token = header.partition(" ")[2].strip() or None
     auth.close_session(session, session_key=request.cookies.get(auth.SESSION_COOKIE), token=token)
-    response = ORJSONResponse({"detail": "Successfully logged out."})
+    response = FastJSONResponse({"detail": "Successfully logged out."})
     for name in (auth.CSRF_COOKIE, auth.SESSION_COOKIE):
         response.headers.append("set-cookie", f"{name}=; Max-Age=0; Path=/; SameSite=Lax")
     return response
