@@ -277,18 +277,19 @@ def test_bad_data_parameters_are_a_400(
 
 
 def test_zero_length_tus_upload(http: httpx.Client) -> None:
-    """The client sends one empty PATCH for an empty file; the upload then completes."""
+    """The client sends one empty PATCH for an empty file; that completes the upload, and
+    the file is checked at once: an empty image cannot become a frame, so the PATCH that
+    completes it is refused, naming the file, and a finish has nothing to ingest."""
     task_id = _new_task(http, "tus empty")
     assert http.post(f"/api/tasks/{task_id}/data/", headers={"Upload-Start": ""}).status_code == 202
     created = _tus_create(http, task_id, "empty.png", 0)
     assert created.status_code == 201
     done = _patch(http, created.headers["Location"], 0, b"")
-    assert done.status_code == 204
-    assert done.headers["Upload-Offset"] == "0"
-    # An empty image cannot become a frame: refused, naming the file.
+    assert done.status_code == 400
+    assert "empty.png" in done.json()["detail"]
     finished = _finish(http, task_id, {"image_quality": 70})
     assert finished.status_code == 400
-    assert "empty.png" in finished.text
+    assert "no files were uploaded" in finished.json()["detail"]
 
 
 def test_upload_start_forgets_an_earlier_attempt(http: httpx.Client, tmp_path: Path) -> None:

@@ -72,8 +72,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         from labelbay.app import create_app
 
+        app = create_app(settings)
+        # Everything loaded so far lives for the whole process: keep it out of collections,
+        # whose full passes would otherwise walk it inside requests.
+        gc.collect()
+        gc.freeze()
         uvicorn.run(
-            create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+            app, host=args.host, port=args.port, log_level=args.log_level,
             proxy_headers=True,
         )  # fmt: skip
     return 0

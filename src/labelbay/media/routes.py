@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request, Response
@@ -14,10 +16,10 @@ from labelbay.api.deps import AppSettings, BaseUrl, CurrentUser, DbSession
 from labelbay.api.responses import FastJSONResponse
 from labelbay.api.routing import Router
 from labelbay.config import Settings
-from labelbay.errors import Invalid, NotFound
+from labelbay.errors import AppError, Invalid, NotFound
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
-from labelbay.media import delivery, service
+from labelbay.media import delivery, receiving, service
 from labelbay.media.models import TaskData
 from labelbay.media.schemas import DataParams, MetaUpdate
 from labelbay.operations import service as operations
@@ -34,6 +36,22 @@ QUALITIES = ("original", "compressed")
 
 def _area(task_id: int) -> str:
     return f"task-data/{task_id}"
+
+
+def _receiver(settings: Settings, area: str) -> uploads.Receiver:
+    folder = uploads.area_dir(settings, area)
+
+    def receive(path: Path) -> None:
+        try:
+            receiving.receive(folder, path, max_pixels=settings.max_image_pixels)
+        except AppError as exc:
+            # One bad file discards the whole upload session: nothing half-done waits for an
+            # Upload-Finish. The client starts again with Upload-Start.
+            shutil.rmtree(folder, ignore_errors=True)
+            exc.message += " (the files of this upload were discarded; upload them again)"
+            raise
+
+    return receive
 
 
 # Metadata routes come before the upload routes: "/data/meta" must not be read as an upload id.
@@ -98,8 +116,7 @@ async def upload_task_data(
 
         def run() -> str:
             try:
-                files = uploads.area_files(settings, area)
-                service.ingest(session, settings, task, files, params)
+                service.ingest(session, settings, task, uploads.area_dir(settings, area), params)
             finally:
                 uploads.clear(session, settings, area)
             op = operations.record_finished(
@@ -114,6 +131,7 @@ async def upload_task_data(
     return await protocol.dispatch(
         request, session, settings, user, area=area,
         location_base=f"{base}/api/tasks/{task.id}/data", keep_names=True, finish=finish,
+        receiver=_receiver(settings, area),
     )  # fmt: skip
 
 
@@ -123,9 +141,11 @@ async def tus_task_data(
     settings: AppSettings,
 ) -> Response:  # fmt: skip
     task = await run_in_threadpool(tasks_service.get_task, session, task_id, user)
+    area = _area(task.id)
     return await protocol.tus_patch(
-        request, session, settings, user, area=_area(task.id), upload_id=upload_id
-    )
+        request, session, settings, user, area=area, upload_id=upload_id,
+        receiver=_receiver(settings, area),
+    )  # fmt: skip
 
 
 @router.head("/tasks/{task_id}/data/{upload_id}")

@@ -1,8 +1,8 @@
 """Task media: turning uploaded files into frames, and reading frames back.
 
-Ingest is a single pass over the files: extract archives (verifying every member), read each
-image's header, sort, select, and insert all frame rows at once. Jobs are created in the same
-transaction, so the task is complete when the finishing request answers.
+Each file is checked as it arrives (``receiving``); finishing the upload sorts, selects and
+inserts all frame rows at once, and creates the jobs in the same transaction, so the task is
+complete when the finishing request answers.
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from labelbay.config import Settings
 from labelbay.db import iso, later_than, utcnow
-from labelbay.errors import Conflict, Invalid, MediaError
+from labelbay.errors import Conflict, Invalid
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
-from labelbay.media import archives, images, sorting
+from labelbay.media import receiving, sorting
 from labelbay.media.models import Frame, TaskData
 from labelbay.media.schemas import DataParams
 from labelbay.tasks import service as tasks_service
@@ -60,73 +57,18 @@ def _unsupported(params: DataParams) -> None:
         )
 
 
-@contextmanager
-def _staging(folder: Path) -> Iterator[Path]:
-    """A folder that is removed again unless the block finishes."""
-    folder.mkdir(parents=True, exist_ok=False)
-    try:
-        yield folder
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
-def _collect(files: list[Path], raw: Path) -> list[str]:
-    """Puts uploaded images into ``raw`` and extracts archives there; returns frame names."""
-    unsupported = [
-        p.name
-        for p in files
-        if not (images.is_image_name(p.name) or archives.is_archive_name(p.name))
-    ]
-    if unsupported:
-        raise MediaError(
-            "is not a supported file; upload JPEG, PNG, BMP, TIFF or WebP images, or a "
-            "zip/tar archive of them",
-            file=sorted(unsupported)[0],
-        )
-    if not files:
-        raise Invalid("no files were uploaded: send files between Upload-Start and Upload-Finish")
-    if any(not p.exists() for p in files):
-        raise Conflict("the uploaded files were taken by another request; upload them again")
-    folders = {p.parent for p in files}
-    if len(folders) == 1 and not any(archives.is_archive_name(p.name) for p in files):
-        # Plain images from one upload area: move the whole folder, one rename for all.
-        raw.rmdir()
-        os.replace(folders.pop(), raw)
-        return [p.name for p in files]
-    raw.mkdir(exist_ok=True)
-    names: list[str] = []
-    seen: set[str] = set()
-    for path in sorted(files):
-        name = path.name
-        if archives.is_archive_name(name):
-            members = archives.extract_archive(path, raw, archive_name=name)
-            if not members:
-                raise MediaError("the archive holds no supported images", file=name)
-        else:
-            if (raw / name).exists():
-                raise MediaError("two files have this name", file=name)
-            os.replace(path, raw / name)
-            members = [name]
-        for member in members:
-            if member in seen:
-                raise MediaError("two files have this name", file=member)
-            seen.add(member)
-        names.extend(members)
-    return names
-
-
 def ingest(
     session: Session,
     settings: Settings,
     task: Task,
-    files: list[Path],
+    area: Path,
     params: DataParams,
 ) -> TaskData:
-    """Makes the uploaded ``files`` the task's frames and creates its jobs.
+    """Makes the images received in the upload ``area`` the task's frames; creates its jobs.
 
-    Raises before writing anything to the database if a file is bad; the staged media folder
-    is removed again, so the task is left as it was.
+    Every file was checked when it arrived (``receiving``); here names are sorted, the frame
+    range selected, the staged folder moved into media storage in one rename, and all frame
+    rows inserted at once. Raises before anything is stored if a parameter is bad.
     """
     # Lock the task row (PostgreSQL; SQLite writers are serialised already) so that two
     # finishing requests cannot both give the task data.
@@ -134,65 +76,61 @@ def ingest(
     if task.data_id is not None:
         raise TaskHasData(task.id)
     _unsupported(params)
+    for leftover in sorted((area / "files").glob("*")):
+        receiving.receive(area, leftover, max_pixels=settings.max_image_pixels)
+    found = {c.name: c for c in receiving.candidates(area)}
+    ordered = sorting.sort_names(
+        list(found), params.sorting_method, order=params.upload_file_order or None
+    )
+    total = len(ordered)
+    start = params.start_frame
+    stop = total - 1 if params.stop_frame is None else min(params.stop_frame, total - 1)
+    if start >= total:
+        raise Invalid(
+            f"start_frame: {start} is past the last file (there are {total})", field="start_frame"
+        )
+    if stop < start:
+        raise Invalid(f"stop_frame: {stop} is before start_frame {start}", field="stop_frame")
+    chosen = [found[name] for name in ordered[start : stop + 1 : params.step]]
+    staged = receiving.staged_dir(area)
+    if not staged.is_dir():
+        raise Conflict("the uploaded files were taken by another request; upload them again")
+    first = chosen[0]
     rel = f"data/{task.id}-{secrets.token_hex(6)}"
+    data = TaskData(
+        size=len(chosen),
+        image_quality=params.image_quality,
+        chunk_size=params.chunk_size or default_chunk_size(first.width, first.height),
+        start_frame=start,
+        stop_frame=start + (len(chosen) - 1) * params.step,
+        frame_step=params.step,
+        sorting_method=params.sorting_method,
+        path=rel,
+        deleted_frames=[],
+        chunks_updated_date=utcnow(),
+    )
+    session.add(data)
+    session.flush()  # frames refer to the data id
+    session.execute(
+        insert(Frame),
+        [
+            {"data_id": data.id, "frame": number, "name": c.name, "path": c.name,
+             "width": c.width, "height": c.height, "size": c.size, "mime": c.mime}
+            for number, c in enumerate(chosen)
+        ],
+    )  # fmt: skip
+    task.data_id = data.id
+    jobs_service.create_jobs(session, task, data.size)
+    tasks_service.touch_task(session, task)
+    session.flush()
     folder = settings.media_dir / rel
-    with _staging(folder):
-        raw = folder / "raw"
-        raw.mkdir()
-        names = _collect(files, raw)
-        ordered = sorting.sort_names(
-            names, params.sorting_method, order=params.upload_file_order or None
-        )
-        total = len(ordered)
-        start = params.start_frame
-        stop = total - 1 if params.stop_frame is None else min(params.stop_frame, total - 1)
-        if start >= total:
-            raise Invalid(
-                f"start_frame: {start} is past the last file (there are {total})",
-                field="start_frame",
-            )
-        if stop < start:
-            raise Invalid(f"stop_frame: {stop} is before start_frame {start}", field="stop_frame")
-        chosen = ordered[start : stop + 1 : params.step]
-        rows: list[dict[str, Any]] = []
-        for number, name in enumerate(chosen):
-            path = raw / name
-            info = images.probe_image(path, name=name, max_pixels=settings.max_image_pixels)
-            rows.append(
-                {
-                    "frame": number,
-                    "name": name,
-                    "path": name,
-                    "width": info.width,
-                    "height": info.height,
-                    "size": path.stat().st_size,
-                    "mime": info.mime,
-                }
-            )
-        for name in set(ordered) - set(chosen):
-            (raw / name).unlink(missing_ok=True)
-        first = rows[0]
-        data = TaskData(
-            size=len(rows),
-            image_quality=params.image_quality,
-            chunk_size=params.chunk_size or default_chunk_size(first["width"], first["height"]),
-            start_frame=start,
-            stop_frame=start + (len(rows) - 1) * params.step,
-            frame_step=params.step,
-            sorting_method=params.sorting_method,
-            path=rel,
-            deleted_frames=[],
-            chunks_updated_date=utcnow(),
-        )
-        session.add(data)
-        session.flush()  # frames refer to the data id
-        for row in rows:
-            row["data_id"] = data.id
-        session.execute(insert(Frame), rows)
-        task.data_id = data.id
-        jobs_service.create_jobs(session, task, data.size)
-        tasks_service.touch_task(session, task)
-        session.flush()
+    folder.mkdir(parents=True)
+    os.replace(staged, folder / "raw")
+    if len(chosen) < total:
+        keep = {c.name for c in chosen}
+        for name in ordered:
+            if name not in keep:
+                (folder / "raw" / name).unlink(missing_ok=True)
     return data
 
 

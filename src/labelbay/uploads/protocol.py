@@ -4,6 +4,7 @@ Upload-Finish > Upload-Start > Upload-Length (TUS create) > Upload-Multiple > on
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, BinaryIO
 
 from fastapi import Request, Response
@@ -29,7 +30,11 @@ Finish = Callable[[dict[str, Any]], Awaitable[Response]]
 
 
 async def save_form_files(
-    request: Request, session: Session, settings: Settings, area: str
+    request: Request,
+    session: Session,
+    settings: Settings,
+    area: str,
+    receiver: service.Receiver | None = None,
 ) -> dict[str, Any]:
     """Stores the files of a multipart body; returns its other fields."""
     form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FILES)
@@ -41,7 +46,9 @@ async def save_form_files(
                 files.append((value.filename or "", value.file))
             else:
                 fields[key] = value
-        await run_in_threadpool(service.save_files, session, settings, area, files)
+        await run_in_threadpool(
+            partial(service.save_files, receiver=receiver), session, settings, area, files
+        )
     finally:
         await form.close()
     return fields
@@ -57,11 +64,12 @@ async def dispatch(
     location_base: str,
     keep_names: bool,
     finish: Finish,
+    receiver: service.Receiver | None = None,
 ) -> Response:
     headers = request.headers
     if "upload-finish" in headers:
         if headers.get("content-type", "").startswith("multipart/"):
-            return await finish(await save_form_files(request, session, settings, area))
+            return await finish(await save_form_files(request, session, settings, area, receiver))
         return await finish(await json_body(request))
     if "upload-start" in headers:
         await run_in_threadpool(service.start, session, settings, area)
@@ -94,11 +102,11 @@ async def dispatch(
             },
         )
     if "upload-multiple" in headers:
-        await save_form_files(request, session, settings, area)
+        await save_form_files(request, session, settings, area, receiver)
         return FastJSONResponse({"detail": "files received"}, status_code=200)
     # A one-shot request: files and parameters in one multipart body.
     await run_in_threadpool(service.start, session, settings, area)
-    return await finish(await save_form_files(request, session, settings, area))
+    return await finish(await save_form_files(request, session, settings, area, receiver))
 
 
 async def read_chunk(request: Request, limit: int, filename: str) -> bytes:
@@ -118,7 +126,7 @@ async def read_chunk(request: Request, limit: int, filename: str) -> bytes:
 
 async def tus_patch(
     request: Request, session: Session, settings: Settings, user: User, *, area: str,
-    upload_id: str,
+    upload_id: str, receiver: service.Receiver | None = None,
 ) -> Response:  # fmt: skip
     upload = await run_in_threadpool(service.get_upload, session, upload_id, area=area, user=user)
     try:
@@ -128,7 +136,7 @@ async def tus_patch(
     chunk = await read_chunk(request, settings.max_chunk_bytes, upload.filename)
     new_offset = await run_in_threadpool(
         service.write_chunk, session, settings, upload, offset=offset, chunk=chunk,
-        checksum=request.headers.get("upload-checksum"),
+        checksum=request.headers.get("upload-checksum"), receiver=receiver,
     )  # fmt: skip
     return Response(status_code=204, headers={**TUS_HEADERS, "Upload-Offset": str(new_offset)})
 

@@ -11,6 +11,7 @@ import hashlib
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +25,12 @@ from labelbay.uploads.models import Upload
 from labelbay.users.models import User
 
 COPY_CHUNK = 1024 * 1024
+
+# Called with the path of each file as soon as it is complete in an area's ``files/``; it may
+# check and move the file, and raises (after cleaning up) if the file is bad.
+Receiver = Callable[[Path], None]
+# Where receivers keep the files they accepted, inside the area; a name there is taken.
+STAGED = "raw"
 _DIGESTS = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha256": hashlib.sha256}
 
 
@@ -61,15 +68,13 @@ def clear(session: Session, settings: Settings, area: str) -> None:
     shutil.rmtree(area_dir(settings, area), ignore_errors=True)
 
 
-def area_files(settings: Settings, area: str) -> list[Path]:
-    folder = files_dir(settings, area)
-    if not folder.is_dir():
-        return []
-    return [folder / entry.name for entry in os.scandir(folder) if entry.is_file()]
+def _on_disk(settings: Settings, area: str, name: str) -> bool:
+    folder = area_dir(settings, area)
+    return (folder / "files" / name).exists() or (folder / STAGED / name).exists()
 
 
 def _taken(session: Session, settings: Settings, area: str, name: str) -> bool:
-    return (files_dir(settings, area) / name).exists() or name in pending_names(session, area)
+    return _on_disk(settings, area, name) or name in pending_names(session, area)
 
 
 def pending_names(session: Session, area: str) -> set[str]:
@@ -78,9 +83,15 @@ def pending_names(session: Session, area: str) -> set[str]:
 
 
 def save_files(
-    session: Session, settings: Settings, area: str, files: list[tuple[str, BinaryIO]]
+    session: Session,
+    settings: Settings,
+    area: str,
+    files: list[tuple[str, BinaryIO]],
+    *,
+    receiver: Receiver | None = None,
 ) -> list[str]:
-    """Stores multipart files in the area; returns their stored base names."""
+    """Stores multipart files in the area (and hands each to ``receiver``); returns their
+    stored base names."""
     folder = files_dir(settings, area)
     folder.mkdir(parents=True, exist_ok=True)
     reserved = pending_names(session, area)
@@ -88,10 +99,12 @@ def save_files(
     for raw_name, source in files:
         name = base_name(raw_name)
         target = folder / name
-        if name in reserved or target.exists():
+        if name in reserved or _on_disk(settings, area, name):
             raise Conflict(f"{name}: a file with this name was already uploaded", file=name)
         with open(target, "wb") as out:
             shutil.copyfileobj(source, out, COPY_CHUNK)
+        if receiver is not None:
+            receiver(target)
         saved.append(name)
     return saved
 
@@ -173,6 +186,7 @@ def write_chunk(
     offset: int,
     chunk: bytes,
     checksum: str | None,
+    receiver: Receiver | None = None,
 ) -> int:
     """Appends a TUS chunk; returns the new offset. A complete upload joins the area's files."""
     if offset != upload.offset:
@@ -185,6 +199,8 @@ def write_chunk(
         )
     _check_checksum(checksum, chunk, upload)
     partial = area_dir(settings, upload.area) / "partial" / upload.id
+    if not partial.exists():
+        raise UploadNotFound(upload.id)
     with open(partial, "r+b") as out:
         out.seek(offset)
         out.write(chunk)
@@ -195,4 +211,6 @@ def write_chunk(
         folder.mkdir(parents=True, exist_ok=True)
         os.replace(partial, folder / upload.filename)
         session.delete(upload)
+        if receiver is not None:
+            receiver(folder / upload.filename)
     return upload.offset
