@@ -117,13 +117,27 @@ def render_jobs(session: Session, jobs: Sequence[Job], base: str) -> list[dict[s
     task_ids = {j.task_id for j in jobs}
     tasks = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(task_ids)))}
     data_ids = [t.data_id for t in tasks.values() if t.data_id]
-    datas = {d.id: d for d in session.scalars(select(TaskData).where(TaskData.id.in_(data_ids)))}
+    datas = (
+        {d.id: d for d in session.scalars(select(TaskData).where(TaskData.id.in_(data_ids)))}
+        if data_ids
+        else {}
+    )
     project_ids = {t.project_id for t in tasks.values() if t.project_id}
-    projects = dict(
-        session.execute(select(Project.id, Project.name).where(Project.id.in_(project_ids))).all()
+    projects = (
+        dict(
+            session.execute(
+                select(Project.id, Project.name).where(Project.id.in_(project_ids))
+            ).all()
+        )
+        if project_ids
+        else {}
     )
     user_ids = {j.assignee_id for j in jobs if j.assignee_id}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+    users = (
+        {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+        if user_ids
+        else {}
+    )
     out = []
     for j in jobs:
         task = tasks[j.task_id]

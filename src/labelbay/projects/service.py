@@ -138,7 +138,11 @@ def render_projects(
         if pid is not None:
             subsets.setdefault(pid, []).append(subset)
     user_ids = {u for p in projects for u in (p.owner_id, p.assignee_id) if u}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+    users = (
+        {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+        if user_ids
+        else {}
+    )
     out = []
     for p in projects:
         out.append(

@@ -195,12 +195,26 @@ def render_tasks(session: Session, tasks: Sequence[Task], base: str) -> list[dic
     ids = [t.id for t in tasks]
     counts = job_counts(session, ids)
     user_ids = {u for t in tasks for u in (t.owner_id, t.assignee_id) if u is not None}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+    users = (
+        {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+        if user_ids
+        else {}
+    )
     data_ids = [t.data_id for t in tasks if t.data_id is not None]
-    datas = {d.id: d for d in session.scalars(select(TaskData).where(TaskData.id.in_(data_ids)))}
+    datas = (
+        {d.id: d for d in session.scalars(select(TaskData).where(TaskData.id.in_(data_ids)))}
+        if data_ids
+        else {}
+    )
     project_ids = {t.project_id for t in tasks if t.project_id is not None}
-    projects = dict(
-        session.execute(select(Project.id, Project.name).where(Project.id.in_(project_ids))).all()
+    projects = (
+        dict(
+            session.execute(
+                select(Project.id, Project.name).where(Project.id.in_(project_ids))
+            ).all()
+        )
+        if project_ids
+        else {}
     )
     out = []
     for t in tasks:
