@@ -1,82 +1,147 @@
-"""The annotation endpoints through HTTP: status codes, both slash variants, error bodies.
+"""The annotation endpoints over HTTP against the real ``labelbay serve``: status codes, both
+slash variants, error bodies naming the field, PATCH actions, job frame ranges.
 
-A small app holds only this router and the error handlers, with the session and the user
-overridden, so that these tests do not depend on the rest of the API being wired up.
+Every test gets a task of its own (20 tiny frames, jobs of 5 frames, labels with attributes and
+a skeleton), created through the API with cvat-sdk; the endpoints are then driven with httpx.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from annotations_world import World, build_world, database_engine, rolled_back_session
-from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from cvat_sdk import Client
 
-from labelbay.annotations.routes import router
-from labelbay.api.deps import get_current_user, get_session
-from labelbay.api.errors import install_error_handlers
+from conftest import Server
+from e2e.helpers import create_task, noise_images, sdk_client
+
+FRAMES = 20
+SEGMENT = 5  # four jobs: 0-4, 5-9, 10-14, 15-19
+
+SKELETON_SVG = (
+    '<circle r="1.5" cx="30" cy="30" data-type="element node" data-element-id="1" '
+    'data-node-id="1" data-label-name="head"></circle>'
+    '<circle r="1.5" cx="60" cy="60" data-type="element node" data-element-id="2" '
+    'data-node-id="2" data-label-name="hand"></circle>'
+)
+LABELS: list[dict[str, Any]] = [
+    {"name": "car", "attributes": [
+        {"name": "color", "mutable": False, "input_type": "select", "values": ["red", "blue"]},
+        {"name": "parked", "mutable": True, "input_type": "checkbox", "values": ["false"]},
+    ]},
+    {"name": "person", "type": "rectangle", "attributes": [
+        {"name": "age", "mutable": False, "input_type": "number", "values": ["0", "99", "1"]},
+    ]},
+    {"name": "body", "type": "skeleton", "svg": SKELETON_SVG, "sublabels": [
+        {"name": "head", "type": "points"},
+        {"name": "hand", "type": "points", "attributes": [
+            {"name": "visible", "mutable": False, "input_type": "checkbox", "values": ["true"]},
+        ]},
+    ]},
+]  # fmt: skip
+EMPTY: dict[str, list[Any]] = {"tags": [], "shapes": [], "tracks": [], "intervals": []}
+
+
+@dataclass
+class LiveTask:
+    id: int
+    jobs: list[int]  # ordered by start frame
+    labels: dict[str, int]  # "car", "person", "body", "body.head", "body.hand"
+    specs: dict[str, int]  # "car.color", "car.parked", "person.age", "body.hand.visible"
+
+    @property
+    def url(self) -> str:
+        return f"/api/tasks/{self.id}/annotations/"
+
+    def job_url(self, index: int) -> str:
+        return f"/api/jobs/{self.jobs[index]}/annotations/"
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    yield from database_engine(tmp_path_factory, "annotations_routes")
+def sdk(server: Server) -> Iterator[Client]:
+    with sdk_client(server) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("frames")
+    return noise_images(folder, [f"frame_{i:02}.png" for i in range(FRAMES)], size=(8, 6))
+
+
+def _names(labels: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Label and attribute ids by dotted name (``body.hand``, ``body.hand.visible``)."""
+    ids: dict[str, int] = {}
+    specs: dict[str, int] = {}
+    for label in labels:
+        for name, entry in [(label["name"], label)] + [
+            (f"{label['name']}.{sub['name']}", sub) for sub in label.get("sublabels", [])
+        ]:
+            ids[name] = entry["id"]
+            specs.update({f"{name}.{a['name']}": a["id"] for a in entry["attributes"]})
+    return ids, specs
 
 
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    yield from rolled_back_session(engine)
+def task(sdk: Client, http: httpx.Client, frames: list[Path]) -> LiveTask:
+    created = create_task(sdk, frames, name="annotated", labels=LABELS, segment_size=SEGMENT)
+    listed = http.get("/api/labels", params={"task_id": created.id, "page_size": 100})
+    assert listed.status_code == 200, listed.text
+    labels, specs = _names(listed.json()["results"])
+    jobs = http.get("/api/jobs", params={"task_id": created.id, "page_size": 100})
+    assert jobs.status_code == 200, jobs.text
+    ordered = sorted(jobs.json()["results"], key=lambda job: job["start_frame"])
+    assert [(j["start_frame"], j["stop_frame"]) for j in ordered] == [
+        (start, start + SEGMENT - 1) for start in range(0, FRAMES, SEGMENT)
+    ]
+    return LiveTask(created.id, [j["id"] for j in ordered], labels, specs)
 
 
-@pytest.fixture
-def world(session: Session) -> World:
-    return build_world(session)
-
-
-@pytest.fixture
-def client(session: Session, world: World) -> Iterator[TestClient]:
-    app = FastAPI(default_response_class=ORJSONResponse, redirect_slashes=False)
-    install_error_handlers(app)
-    app.include_router(router, prefix="/api")
-    app.dependency_overrides[get_session] = lambda: session
-    app.dependency_overrides[get_current_user] = lambda: world.user
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-def box(w: World, frame: int, **extra: Any) -> dict[str, Any]:
+def box(task: LiveTask, frame: int, **extra: Any) -> dict[str, Any]:
     return {
         "type": "rectangle",
         "frame": frame,
-        "label_id": w.labels["car"],
+        "label_id": task.labels["car"],
         "points": [1, 2, 30, 40.5],
         **extra,
     }
 
 
-EMPTY: dict[str, list[Any]] = {"tags": [], "shapes": [], "tracks": [], "intervals": []}
+def frames_of(body: dict[str, Any], kind: str = "shapes") -> list[int]:
+    return [obj["frame"] for obj in body[kind]]
 
 
-def test_get_answers_on_both_slash_variants(client: TestClient, world: World) -> None:
-    for path in (
-        f"/api/tasks/{world.task.id}/annotations/",
-        f"/api/tasks/{world.task.id}/annotations",
-    ):
-        response = client.get(path)
-        assert response.status_code == 200
-        assert response.json() == {"version": 0, **EMPTY}
+def test_get_answers_on_both_slash_variants(http: httpx.Client, task: LiveTask) -> None:
+    for path in (task.url, task.url.rstrip("/"), task.job_url(0), task.job_url(0).rstrip("/")):
+        response = http.get(path)
+        assert response.status_code == 200, path
+        assert response.json() == {"version": 0, **EMPTY}, path
 
 
-def test_put_saves_and_returns_labeled_data(client: TestClient, world: World) -> None:
-    url = f"/api/tasks/{world.task.id}/annotations/"
-    body = {"shapes": [box(world, 1)], "tags": [{"frame": 2, "label_id": world.labels["car"]}]}
+def test_every_verb_answers_on_both_slash_variants(http: httpx.Client, task: LiveTask) -> None:
+    for url in (task.url, task.job_url(1)):
+        for path in (url, url.rstrip("/")):
+            frame = 6
+            put = http.put(path, json={"shapes": [box(task, frame)]})
+            assert put.status_code == 200, (path, put.text)
+            created = http.patch(path, params={"action": "create"}, json={"tags": [
+                {"frame": frame, "label_id": task.labels["car"]}]})  # fmt: skip
+            assert created.status_code == 200, (path, created.text)
+            assert frames_of(http.get(path).json(), "tags") == [frame]
+            deleted = http.delete(path)
+            assert deleted.status_code == 204, path
+            assert http.get(path).json()["shapes"] == []
 
-    saved = client.put(url, json=body)
-    got = client.get(url)
+
+def test_put_saves_and_returns_labeled_data(http: httpx.Client, task: LiveTask) -> None:
+    body = {"shapes": [box(task, 1)], "tags": [{"frame": 2, "label_id": task.labels["car"]}]}
+
+    saved = http.put(task.url, json=body)
+    got = http.get(task.url)
 
     assert saved.status_code == 200
     assert saved.headers["content-type"] == "application/json"
@@ -87,79 +152,166 @@ def test_put_saves_and_returns_labeled_data(client: TestClient, world: World) ->
     assert got.json()["version"] == 1
 
 
-def test_patch_needs_an_action(client: TestClient, world: World) -> None:
-    url = f"/api/tasks/{world.task.id}/annotations/"
-    for query in ("", "?action=", "?action=upsert"):
-        response = client.patch(url + query, json={"shapes": []})
-        assert response.status_code == 400, query
-        assert response.json()["detail"].startswith("action: ")
-        assert response.json()["code"] == "invalid_action"
+def test_put_round_trips_attributes_skeletons_and_tracks(
+    http: httpx.Client, task: LiveTask
+) -> None:
+    car, body, head, hand = (task.labels[n] for n in ("car", "body", "body.head", "body.hand"))
+    sent = {
+        "shapes": [
+            box(task, 3, attributes=[{"spec_id": task.specs["car.color"], "value": "blue"}]),
+            {"type": "skeleton", "frame": 4, "label_id": body, "points": [], "elements": [
+                {"type": "points", "frame": 4, "label_id": head, "points": [1, 2]},
+                {"type": "points", "frame": 4, "label_id": hand, "points": [3, 4], "attributes": [
+                    {"spec_id": task.specs["body.hand.visible"], "value": "false"}]},
+            ]},
+        ],
+        "tracks": [{"frame": 0, "label_id": car, "shapes": [
+            {"type": "rectangle", "frame": 0, "points": [0, 0, 1, 1]},
+            {"type": "rectangle", "frame": 2, "points": [1, 1, 2, 2], "outside": True},
+        ]}],
+    }  # fmt: skip
+
+    assert http.put(task.url, json=sent).status_code == 200
+    got = http.get(task.url).json()
+
+    car_box, skeleton = got["shapes"]
+    assert car_box["attributes"] == sent["shapes"][0]["attributes"]
+    assert [(e["label_id"], e["points"]) for e in skeleton["elements"]] == [
+        (head, [1.0, 2.0]), (hand, [3.0, 4.0])
+    ]  # fmt: skip
+    assert skeleton["elements"][1]["attributes"][0]["value"] == "false"
+    [track] = got["tracks"]
+    assert [(k["frame"], k["outside"]) for k in track["shapes"]] == [(0, False), (2, True)]
+    assert all(isinstance(k["id"], int) for k in track["shapes"])
 
 
-def test_patch_create_update_delete(client: TestClient, world: World) -> None:
-    url = f"/api/tasks/{world.task.id}/annotations/"
+def test_patch_needs_an_action(http: httpx.Client, task: LiveTask) -> None:
+    for url in (task.url, task.job_url(0)):
+        for query in ("", "?action=", "?action=upsert"):
+            response = http.patch(url + query, json={"shapes": []})
+            assert response.status_code == 400, (url, query)
+            assert response.json()["detail"].startswith("action: ")
+            assert response.json()["code"] == "invalid_action"
+            assert response.json()["field"] == "action"
 
-    created = client.patch(url + "?action=create", json={"shapes": [box(world, 1)]})
+
+def test_patch_create_update_delete(http: httpx.Client, task: LiveTask) -> None:
+    created = http.patch(task.url, params={"action": "create"}, json={"shapes": [box(task, 1)]})
     assert created.status_code == 200
     shape = created.json()["shapes"][0]
-    moved = client.patch(url + "?action=update", json={"shapes": [shape | {"frame": 7}]})
+    assert isinstance(shape["id"], int)
+
+    moved = http.patch(
+        task.url, params={"action": "update"}, json={"shapes": [shape | {"frame": 7}]}
+    )
     assert moved.status_code == 200
     assert moved.json()["shapes"][0] == shape | {"frame": 7}
-    unknown = client.patch(url + "?action=update", json={"shapes": [shape | {"id": 999999}]})
+    assert http.get(task.url).json()["shapes"] == [shape | {"frame": 7}]
+
+    unknown = http.patch(
+        task.url, params={"action": "update"}, json={"shapes": [shape | {"id": 999999}]}
+    )
     assert unknown.status_code == 400
     assert unknown.json()["detail"] == "shapes[0].id: there is no shape 999999 here"
     assert unknown.json()["field"] == "shapes[0].id"
-    deleted = client.patch(url + "?action=delete", json=moved.json())
+    assert unknown.json()["code"] == "annotation_not_found"
+
+    deleted = http.patch(task.url, params={"action": "delete"}, json=moved.json())
     assert deleted.status_code == 200
     assert deleted.json()["shapes"] == moved.json()["shapes"]
-    assert client.get(url).json()["shapes"] == []
+    assert http.get(task.url).json()["shapes"] == []
 
 
-def test_delete_answers_204_and_empties_the_task(client: TestClient, world: World) -> None:
-    url = f"/api/tasks/{world.task.id}/annotations/"
-    client.put(url, json={"shapes": [box(world, 1)]})
+def test_rejected_writes_change_nothing(http: httpx.Client, task: LiveTask) -> None:
+    saved = http.put(task.url, json={"shapes": [box(task, 1)]}).json()
+    before = http.get(f"/api/tasks/{task.id}").json()["updated_date"]
 
-    response = client.delete(url)
+    bad = http.put(task.url, json={"shapes": [box(task, 2), box(task, 99)]})
+
+    assert bad.status_code == 400
+    assert bad.json()["field"] == "shapes[1].frame"
+    assert http.get(task.url).json() == saved
+    assert http.get(f"/api/tasks/{task.id}").json()["updated_date"] == before
+
+
+def test_delete_answers_204_and_empties_the_task(http: httpx.Client, task: LiveTask) -> None:
+    http.put(task.url, json={"shapes": [box(task, 1)]})
+
+    response = http.delete(task.url)
 
     assert response.status_code == 204
     assert response.content == b""
-    assert client.get(url).json()["shapes"] == []
+    assert http.get(task.url).json()["shapes"] == []
 
 
-def test_job_endpoints_work_on_the_jobs_frames(client: TestClient, world: World) -> None:
-    task_url = f"/api/tasks/{world.task.id}/annotations/"
-    job_url = f"/api/jobs/{world.jobs[1].id}/annotations"
-    client.put(task_url, json={"shapes": [box(world, f) for f in (1, 6, 11)]})
+def test_job_endpoints_work_on_the_jobs_frames(http: httpx.Client, task: LiveTask) -> None:
+    job_url = task.job_url(1).rstrip("/")  # frames 5-9
+    http.put(task.url, json={"shapes": [box(task, f) for f in (1, 6, 11)]})
 
-    assert [s["frame"] for s in client.get(job_url).json()["shapes"]] == [6]
-    assert client.put(job_url, json={"shapes": [box(world, 8)]}).status_code == 200
-    outside = client.patch(job_url + "/?action=create", json={"shapes": [box(world, 12)]})
+    assert frames_of(http.get(job_url).json()) == [6]
+    assert http.put(job_url, json={"shapes": [box(task, 8)]}).status_code == 200
+    assert frames_of(http.get(task.url).json()) == [1, 11, 8]
+
+    outside = http.patch(job_url + "/?action=create", json={"shapes": [box(task, 12)]})
     assert outside.status_code == 400
     assert outside.json()["detail"].startswith("shapes[0].frame: frame 12 is outside the job")
-    assert client.delete(job_url + "/").status_code == 204
-    assert [s["frame"] for s in client.get(task_url).json()["shapes"]] == [1, 11]
+    assert outside.json()["field"] == "shapes[0].frame"
+
+    other_job = http.get(task.url).json()["shapes"][0]  # frame 1, job 0
+    foreign = http.patch(job_url + "/?action=update", json={"shapes": [other_job | {"frame": 7}]})
+    assert foreign.status_code == 400
+    assert foreign.json()["field"] == "shapes[0].id"
+
+    assert http.delete(job_url + "/").status_code == 204
+    assert frames_of(http.get(task.url).json()) == [1, 11]
 
 
-def test_unknown_task_or_job_is_404(client: TestClient) -> None:
-    assert client.get("/api/tasks/999999/annotations/").status_code == 404
-    assert client.put("/api/jobs/999999/annotations/", json={}).status_code == 404
+def test_unknown_task_or_job_is_404(http: httpx.Client) -> None:
+    assert http.get("/api/tasks/999999/annotations/").status_code == 404
+    assert http.put("/api/jobs/999999/annotations/", json={}).status_code == 404
+    assert http.patch("/api/jobs/999999/annotations?action=create", json={}).status_code == 404
+    assert http.delete("/api/tasks/999999/annotations").status_code == 404
 
 
-def test_malformed_payloads_are_400_naming_the_field(client: TestClient, world: World) -> None:
-    url = f"/api/tasks/{world.task.id}/annotations/"
-    bad_type = client.put(url, json={"shapes": [box(world, 1, type="circle")]})
+def test_anonymous_requests_are_refused(server: Server, task: LiveTask) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as anonymous:
+        assert anonymous.get(task.url).status_code == 401
+        assert anonymous.put(task.url, json={}).status_code == 401
+
+
+def test_malformed_payloads_are_400_naming_the_field(http: httpx.Client, task: LiveTask) -> None:
+    bad_type = http.put(task.url, json={"shapes": [box(task, 1, type="circle")]})
     assert bad_type.status_code == 400
     assert "shapes.0.type" in bad_type.json()["fields"]
-    not_a_number = client.put(
-        url,
+
+    not_a_number = http.put(
+        task.url,
         content=b'{"shapes": [{"type": "points", "frame": 1, "label_id": 1, "points": [NaN, 1]}]}',
         headers={"content-type": "application/json"},
     )
     assert not_a_number.status_code == 400
-    unknown_label = client.put(url, json={"shapes": [box(world, 1, label_id=999999)]})
+
+    unknown_label = http.put(task.url, json={"shapes": [box(task, 1, label_id=999999)]})
     assert unknown_label.status_code == 400
     assert unknown_label.json()["detail"].startswith("shapes[0].label_id: label 999999")
+    assert unknown_label.json()["field"] == "shapes[0].label_id"
+
+    foreign_attribute = http.put(task.url, json={"shapes": [box(task, 1, attributes=[
+        {"spec_id": task.specs["person.age"], "value": "3"}])]})  # fmt: skip
+    assert foreign_attribute.status_code == 400
+    assert foreign_attribute.json()["field"] == "shapes[0].attributes[0].spec_id"
+
+    short = http.put(task.url, json={"shapes": [box(task, 1, points=[1, 2, 3])]})
+    assert short.status_code == 400
+    assert short.json()["field"] == "shapes[0].points"
+
+    number_value = http.put(task.url, json={"tags": [{"frame": 0, "label_id": task.labels["car"],
+        "attributes": [{"spec_id": task.specs["car.color"], "value": 5}]}]})  # fmt: skip
+    assert number_value.status_code == 400
+    assert "tags.0.attributes.0.value" in number_value.json()["fields"]
 
 
-def test_post_is_not_served_here(client: TestClient, world: World) -> None:
-    assert client.post(f"/api/tasks/{world.task.id}/annotations/", json={}).status_code == 405
+def test_post_does_not_write_annotations(http: httpx.Client, task: LiveTask) -> None:
+    response = http.post(task.url, json={"shapes": [box(task, 1)]})
+    assert 400 <= response.status_code < 500
+    assert http.get(task.url).json() == {"version": 0, **EMPTY}
