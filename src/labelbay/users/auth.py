@@ -63,22 +63,27 @@ def issue_token(session: Session, user: User) -> AuthKey:
     return token
 
 
+def _lookup(session: Session, key: str, kind: str) -> tuple[User, AuthKey] | None:
+    """The active user behind a key, in one query (it runs on every request)."""
+    row = session.execute(
+        select(User, AuthKey)
+        .join(AuthKey, AuthKey.user_id == User.id)
+        .where(AuthKey.key == key, AuthKey.kind == kind, User.is_active.is_(True))
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def user_for_token(session: Session, key: str) -> User | None:
-    row = session.get(AuthKey, key)
-    if row is None or row.kind != "token":
-        return None
-    user = session.get(User, row.user_id)
-    return user if user is not None and user.is_active else None
+    found = _lookup(session, key, "token")
+    return None if found is None else found[0]
 
 
 def user_for_session(session: Session, key: str) -> tuple[User, str] | None:
-    row = session.get(AuthKey, key)
-    if row is None or row.kind != "session":
+    found = _lookup(session, key, "session")
+    if found is None:
         return None
+    user, row = found
     if row.expires is not None and row.expires < utcnow():
-        return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
         return None
     return user, row.csrf_token
 
