@@ -8,13 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelbay import access
+from labelbay import access, lookups
 from labelbay.db import iso, later_than, utcnow
 from labelbay.errors import Forbidden
 from labelbay.jobs.errors import JobNotFound
 from labelbay.jobs.models import Job
 from labelbay.jobs.schemas import JobUpdate
-from labelbay.media.models import TaskData
 from labelbay.projects.models import Project
 from labelbay.tasks.models import Task
 from labelbay.users import service as users_service
@@ -116,28 +115,9 @@ def render_jobs(session: Session, jobs: Sequence[Job], base: str) -> list[dict[s
         return []
     task_ids = {j.task_id for j in jobs}
     tasks = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(task_ids)))}
-    data_ids = [t.data_id for t in tasks.values() if t.data_id]
-    datas = (
-        {d.id: d for d in session.scalars(select(TaskData).where(TaskData.id.in_(data_ids)))}
-        if data_ids
-        else {}
-    )
-    project_ids = {t.project_id for t in tasks.values() if t.project_id}
-    projects = (
-        dict(
-            session.execute(
-                select(Project.id, Project.name).where(Project.id.in_(project_ids))
-            ).all()
-        )
-        if project_ids
-        else {}
-    )
-    user_ids = {j.assignee_id for j in jobs if j.assignee_id}
-    users = (
-        {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
-        if user_ids
-        else {}
-    )
+    datas = lookups.task_data_by_id(session, (t.data_id for t in tasks.values()))
+    projects = lookups.project_names(session, (t.project_id for t in tasks.values()))
+    users = lookups.users_by_id(session, (j.assignee_id for j in jobs))
     out = []
     for j in jobs:
         task = tasks[j.task_id]
@@ -173,18 +153,8 @@ def render_jobs(session: Session, jobs: Sequence[Job], base: str) -> list[dict[s
                 "labels": {"url": f"{base}/api/labels?job_id={j.id}"},
                 "type": j.type,
                 "organization": None,
-                "target_storage": task.target_storage
-                and {
-                    "id": task.id,
-                    "location": task.target_storage.get("location", "local"),
-                    "cloud_storage_id": task.target_storage.get("cloud_storage_id"),
-                },
-                "source_storage": task.source_storage
-                and {
-                    "id": task.id,
-                    "location": task.source_storage.get("location", "local"),
-                    "cloud_storage_id": task.source_storage.get("cloud_storage_id"),
-                },
+                "target_storage": lookups.storage_read(task.target_storage, task.id),
+                "source_storage": lookups.storage_read(task.source_storage, task.id),
                 "parent_job_id": None,
                 "consensus_replicas": 0,
                 "replicas_count": 0,

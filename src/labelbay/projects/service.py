@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from labelbay import access
+from labelbay import access, lookups
 from labelbay.config import Settings
 from labelbay.db import iso, later_than, utcnow
 from labelbay.errors import Forbidden
@@ -137,12 +137,7 @@ def render_projects(
     ):  # fmt: skip
         if pid is not None:
             subsets.setdefault(pid, []).append(subset)
-    user_ids = {u for p in projects for u in (p.owner_id, p.assignee_id) if u}
-    users = (
-        {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
-        if user_ids
-        else {}
-    )
+    users = lookups.users_by_id(session, (u for p in projects for u in (p.owner_id, p.assignee_id)))
     out = []
     for p in projects:
         out.append(
@@ -162,8 +157,8 @@ def render_projects(
                 "dimension": "2d" if task_counts.get(p.id) else None,
                 "organization": None,
                 "organization_id": None,
-                "target_storage": p.target_storage and {"id": p.id, **p.target_storage},
-                "source_storage": p.source_storage and {"id": p.id, **p.source_storage},
+                "target_storage": lookups.storage_read(p.target_storage, p.id),
+                "source_storage": lookups.storage_read(p.source_storage, p.id),
                 "tasks": {"count": task_counts.get(p.id, 0),
                           "url": f"{base}/api/tasks?project_id={p.id}"},
                 "labels": {"url": f"{base}/api/labels?project_id={p.id}"},

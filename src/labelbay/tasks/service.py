@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from labelbay import access
+from labelbay import access, lookups
 from labelbay.config import Settings
 from labelbay.db import iso, later_than, utcnow
 from labelbay.errors import Forbidden, Invalid
@@ -194,28 +194,9 @@ def render_tasks(session: Session, tasks: Sequence[Task], base: str) -> list[dic
         return []
     ids = [t.id for t in tasks]
     counts = job_counts(session, ids)
-    user_ids = {u for t in tasks for u in (t.owner_id, t.assignee_id) if u is not None}
-    users = (
-        {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
-        if user_ids
-        else {}
-    )
-    data_ids = [t.data_id for t in tasks if t.data_id is not None]
-    datas = (
-        {d.id: d for d in session.scalars(select(TaskData).where(TaskData.id.in_(data_ids)))}
-        if data_ids
-        else {}
-    )
-    project_ids = {t.project_id for t in tasks if t.project_id is not None}
-    projects = (
-        dict(
-            session.execute(
-                select(Project.id, Project.name).where(Project.id.in_(project_ids))
-            ).all()
-        )
-        if project_ids
-        else {}
-    )
+    users = lookups.users_by_id(session, (u for t in tasks for u in (t.owner_id, t.assignee_id)))
+    datas = lookups.task_data_by_id(session, (t.data_id for t in tasks))
+    projects = lookups.project_names(session, (t.project_id for t in tasks))
     out = []
     for t in tasks:
         data = datas.get(t.data_id) if t.data_id else None
@@ -250,8 +231,8 @@ def render_tasks(session: Session, tasks: Sequence[Task], base: str) -> list[dic
                 "subset": t.subset,
                 "organization": None,
                 "organization_id": None,
-                "target_storage": _storage_read(t.target_storage, t.id),
-                "source_storage": _storage_read(t.source_storage, t.id),
+                "target_storage": lookups.storage_read(t.target_storage, t.id),
+                "source_storage": lookups.storage_read(t.source_storage, t.id),
                 "jobs": {
                     "count": n,
                     "completed": done,
@@ -267,10 +248,3 @@ def render_tasks(session: Session, tasks: Sequence[Task], base: str) -> list[dic
             }
         )
     return out
-
-
-def _storage_read(value: dict[str, Any] | None, owner_id: int) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    return {"id": owner_id, "location": value.get("location", "local"),
-            "cloud_storage_id": value.get("cloud_storage_id")}  # fmt: skip
