@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -13,6 +15,8 @@ from labelbay.api.responses import FastJSONResponse
 from labelbay.api.router import api
 from labelbay.config import Settings, get_settings
 from labelbay.db import make_engine, make_sessionmaker, write_intent
+from labelbay.media import delivery
+from labelbay.worker import embedded_queue
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,13 @@ class WriteIntent:
             await self.app(scope, receive, send)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The background queue: consumer threads in embedded mode (see worker.embedded_threads)."""
+    with embedded_queue(app.state.settings, app.state.sessionmaker):
+        yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -47,8 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
         docs_url="/api/docs",
         openapi_url="/api/schema",
+        lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.media_cache = delivery.make_cache(settings)
+    delivery.configure(settings, app.state.media_cache)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     install_error_handlers(app)

@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
     # Finished background requests are kept this long for polling.
     request_ttl_hours: int = 24
+    # Background queue: empty means Huey on a SQLite file in data_dir (embedded mode);
+    # a redis:// URL means Huey on Redis, consumed by `labelbay worker` processes.
+    redis_url: str = ""
+    # Huey queue name (Redis key suffix; letters, digits and _ only).
+    queue_name: str = "labelbay"
+    # Consumer threads inside `labelbay serve`. With redis_url set the server consumes only
+    # if this is set explicitly (LABELBAY_QUEUE_WORKERS); 0 never consumes in the server.
+    queue_workers: int = 2
+    # Upper bound of the frame/chunk cache on disk.
+    cache_max_bytes: int = 10 * 1024**3
+    # A frame or chunk built for a waiting request answers 503 + Retry-After past this.
+    build_timeout_seconds: float = 20.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,4 +1,4 @@
-"""The ``labelbay`` command: ``serve``, ``user create``, ``db upgrade``."""
+"""The ``labelbay`` command: ``serve``, ``worker``, ``user create``, ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -84,6 +84,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from labelbay.worker import run_worker
+
+    settings = _settings(args)
+    return run_worker(settings, concurrency=args.concurrency or settings.queue_workers or 1)
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     _upgrade(_settings(args))
     print("database is up to date")
@@ -142,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="server processes")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run background actors (Redis when LABELBAY_REDIS_URL)")
+    worker.add_argument("--concurrency", type=int, help="threads (default LABELBAY_QUEUE_WORKERS)")
+    worker.add_argument("--data-dir", help="where the database and media live (LABELBAY_DATA_DIR)")
+    worker.set_defaults(func=cmd_worker)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     create = user.add_parser("create", help="create a user")

@@ -1,78 +1,222 @@
-"""Compressed frames, chunks and previews, built once and kept on disk beside the data."""
+"""Compressed frames, chunks and previews: built once per data version, kept in the media cache.
+
+Every artifact has a cache key that names the data and its version (``chunks_updated_date``),
+so changed data never serves stale bytes and old versions simply age out of the LRU cache.
+A request that finds its artifact missing builds it inline (single-flight, bounded pool);
+the background pre-generation fills the cache right after ingest with the same functions.
+"""
 
 from __future__ import annotations
 
-import os
-import secrets
+import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
-from labelbay.config import Settings
+from PIL import Image
+
+from labelbay.config import Settings, get_settings
+from labelbay.errors import MediaError
 from labelbay.media import frames as codec
+from labelbay.media import video
+from labelbay.media.cache import CacheEntry, MediaCache
 from labelbay.media.models import Frame, TaskData
-from labelbay.media.service import cache_path, raw_path
+from labelbay.media.receiving import index_key
 
-_locks: dict[Path, threading.Lock] = {}
-_locks_guard = threading.Lock()
+ORIGINAL, COMPRESSED = "original", "compressed"
 
-
-def _lock_for(path: Path) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(path, threading.Lock())
+_runtime: tuple[Settings, MediaCache] | None = None
+_runtime_lock = threading.Lock()
 
 
-def _cached(path: Path, build: Callable[[Path], None]) -> Path:
-    """Returns ``path``, building it first (once, however many threads ask) if missing."""
-    if path.exists():
-        return path
-    lock = _lock_for(path)
-    with lock:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+def configure(settings: Settings, cache: MediaCache) -> None:
+    """Sets the settings and cache this process builds artifacts with (server, worker)."""
+    global _runtime
+    _runtime = (settings, cache)
+
+
+def runtime() -> tuple[Settings, MediaCache]:
+    """This process's settings and cache; a worker process makes them from its environment."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            settings = get_settings()
+            _runtime = (settings, make_cache(settings))
+        return _runtime
+
+
+def make_cache(settings: Settings) -> MediaCache:
+    return MediaCache(
+        settings.data_dir / "cache",
+        max_bytes=settings.cache_max_bytes,
+        build_timeout=settings.build_timeout_seconds,
+    )
+
+
+def data_dir(settings: Settings, data: TaskData) -> Path:
+    return settings.media_dir / data.path
+
+
+def raw_path(settings: Settings, data: TaskData, frame: Frame) -> Path:
+    return data_dir(settings, data) / "raw" / frame.path
+
+
+def version(data: TaskData) -> str:
+    stamp = int(data.chunks_updated_date.timestamp() * 1_000_000)
+    return f"d{data.id}.v{stamp}.q{data.image_quality}"
+
+
+def is_video(data: TaskData) -> bool:
+    return data.media_type == "video"
+
+
+class Artifacts:
+    """The cached artifacts of one task's data, built on demand."""
+
+    def __init__(self, settings: Settings, cache: MediaCache, data: TaskData) -> None:
+        self.settings, self.cache, self.data = settings, cache, data
+        self.prefix = version(data)
+
+    # -- video access -------------------------------------------------------------------------
+
+    def _video(self, frame: Frame) -> tuple[Path, video.VideoIndex]:
+        folder = data_dir(self.settings, self.data) / "raw"
+        index = video.VideoIndex.from_bytes((folder / index_key(frame.path)).read_bytes())
+        return folder / frame.path, index
+
+    def _video_number(self, task_frame: int) -> int:
+        return self.data.start_frame + task_frame * self.data.frame_step
+
+    def _decode(self, frame: Frame) -> Image.Image:
+        path, index = self._video(frame)
+        return video.decode_frame(path, index, self._video_number(frame.frame), name=frame.path)
+
+    def _decode_range(self, frames: Sequence[Frame]) -> Iterator[Image.Image]:
+        path, index = self._video(frames[0])
+        start = self._video_number(frames[0].frame)
+        stop = self._video_number(frames[-1].frame)
+        for _, image in video.decode_range(
+            path, index, start, stop, step=self.data.frame_step, name=frames[0].path
+        ):
+            yield image
+
+    # -- single frames --------------------------------------------------------------------------
+
+    def _get(self, key: str, build: Callable[[], bytes]) -> tuple[CacheEntry, str]:
+        return self.cache.get_or_build(f"{self.prefix}.{key}", build)
+
+    def original_video_frame(self, frame: Frame) -> tuple[CacheEntry, str]:
+        """A video frame as decoded, losslessly (PNG)."""
+        return self._get(f"of{frame.frame}", lambda: _png(self._decode(frame)))
+
+    def compressed_frame(self, frame: Frame) -> tuple[CacheEntry, str]:
+        quality = self.data.image_quality
+        if is_video(self.data):
+            return self._get(f"cf{frame.frame}", lambda: _jpeg(self._decode(frame), quality))
+        src = raw_path(self.settings, self.data, frame)
+        return self._get(
+            f"cf{frame.frame}",
+            lambda: codec.compress_image(src, quality=quality, name=frame.name),
+        )
+
+    def preview(self, frame: Frame) -> tuple[CacheEntry, str]:
+        def build() -> bytes:
+            if is_video(self.data):
+                image = self._decode(frame)
+                image.thumbnail((256, 256))
+                return _jpeg(image, 85)
+            return codec.make_preview(raw_path(self.settings, self.data, frame), name=frame.name)
+
+        return self._get(f"pv{frame.frame}", build)
+
+    # -- chunks ---------------------------------------------------------------------------------
+
+    def chunk(self, frames: Sequence[Frame], quality: str) -> tuple[CacheEntry, str]:
+        lo, hi = frames[0].frame, frames[-1].frame
+        key = f"{'oc' if quality == ORIGINAL else 'cc'}{lo}-{hi}"
+        return self._get(key, lambda: self._build_chunk(frames, quality))
+
+    def warm_chunk(self, frames: Sequence[Frame], quality: str) -> None:
+        """Builds a chunk (and the frames in it) here, without the request-path timeout."""
+        lo, hi = frames[0].frame, frames[-1].frame
+        key = f"{'oc' if quality == ORIGINAL else 'cc'}{lo}-{hi}"
+        self._inline(key, lambda: self._build_chunk(frames, quality))
+
+    def warm_preview(self, frame: Frame) -> None:
+        self.preview(frame)
+
+    def _inline(self, key: str, build: Callable[[], bytes]) -> bytes:
+        """An artifact needed while building another: read it, or build it here (not in the
+        build pool, whose workers may all be busy with chunks waiting for their frames)."""
+        full = f"{self.prefix}.{key}"
+        entry = self.cache.get(full)
+        if entry is not None:
             try:
-                build(tmp)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-    with _locks_guard:
-        _locks.pop(path, None)
-    return path
+                return entry.path.read_bytes()
+            except FileNotFoundError:  # evicted by another process just now
+                pass
+        data = build()
+        self.cache.put(full, data)
+        return data
 
+    def _build_chunk(self, frames: Sequence[Frame], quality: str) -> bytes:
+        if is_video(self.data):
+            return self._build_video_chunk(frames, quality)
+        if quality == ORIGINAL:
+            members = [
+                (
+                    f"{f.frame:06d}{Path(f.path).suffix.lower()}",
+                    raw_path(self.settings, self.data, f).read_bytes(),
+                )
+                for f in frames
+            ]
+            return _zip(members)
+        q = self.data.image_quality
 
-def compressed_frame(settings: Settings, data: TaskData, frame: Frame) -> Path:
-    key = f"q{data.image_quality}/frame-{frame.frame}.jpg"
+        def jpeg(f: Frame) -> Callable[[], bytes]:
+            src = raw_path(self.settings, self.data, f)
+            return lambda: codec.compress_image(src, quality=q, name=f.name)
 
-    def build(tmp: Path) -> None:
-        src = raw_path(settings, data, frame)
-        tmp.write_bytes(codec.compress_image(src, quality=data.image_quality, name=frame.name))
+        return _zip([(f"{f.frame:06d}.jpg", self._inline(f"cf{f.frame}", jpeg(f))) for f in frames])
 
-    return _cached(cache_path(settings, data, key), build)
-
-
-def chunk(
-    settings: Settings, data: TaskData, frames: list[Frame], *, quality: str, key: str
-) -> Path:
-    """A zip of ``frames`` in order, named ``000000.ext``...; originals or JPEGs."""
-
-    def build(tmp: Path) -> None:
-        members: list[codec.ZipMember] = []
-        for f in frames:
-            if quality == "original":
-                src = raw_path(settings, data, f)
-                members.append((f"{f.frame:06d}{src.suffix.lower()}", src))
+    def _build_video_chunk(self, frames: Sequence[Frame], quality: str) -> bytes:
+        """Decodes the range once; also caches each frame it passes, in both qualities."""
+        q = self.data.image_quality
+        images: list[Image.Image] = []
+        members: list[tuple[str, bytes]] = []
+        decoded = 0
+        for f, image in zip(frames, self._decode_range(frames), strict=False):
+            decoded += 1
+            png = self._inline(f"of{f.frame}", partial(_png, image))
+            self._inline(f"cf{f.frame}", partial(_jpeg, image, q))
+            if quality == ORIGINAL:
+                members.append((f"{f.frame:06d}.png", png))
             else:
-                members.append((f"{f.frame:06d}.jpg", compressed_frame(settings, data, f)))
-        with open(tmp, "wb") as out:
-            codec.write_zip_chunk(out, members)
+                images.append(image)
+        if decoded < len(frames):
+            raise MediaError(
+                f"frames {frames[decoded].frame}-{frames[-1].frame} could not be decoded",
+                file=frames[0].path,
+            )
+        if quality == ORIGINAL:
+            return _zip(members)
+        return video.encode_mp4(images, fps=25.0, quality=q)
 
-    return _cached(cache_path(settings, data, f"q{data.image_quality}/{quality}-{key}.zip"), build)
+
+def _zip(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    codec.write_zip_chunk(buffer, [(name, data) for name, data in members])
+    return buffer.getvalue()
 
 
-def preview(settings: Settings, data: TaskData, frame: Frame) -> Path:
-    def build(tmp: Path) -> None:
-        src = raw_path(settings, data, frame)
-        tmp.write_bytes(codec.make_preview(src, name=frame.name))
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
-    return _cached(cache_path(settings, data, f"preview-{frame.frame}.jpg"), build)
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

@@ -18,25 +18,35 @@ from pathlib import Path
 import orjson
 
 from labelbay.errors import Invalid, MediaError
-from labelbay.media import archives, images
+from labelbay.media import archives, images, video
 from labelbay.uploads.service import STAGED
 
 MANIFEST = "manifest.jsonl"
 UNSUPPORTED = (
-    "is not a supported file; upload JPEG, PNG, BMP, TIFF or WebP images, or a zip/tar "
-    "archive of them"
+    "is not a supported file; upload JPEG, PNG, BMP, TIFF or WebP images, a zip/tar archive "
+    "of them, or one video (MP4, WebM, MKV, AVI, MOV)"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """An image received for a task, before it is chosen as a frame."""
+    """An image (or a video) received for a task, before its frames are chosen."""
 
     name: str
     width: int
     height: int
     size: int
     mime: str
+    frames: int = 1  # a video's frame count
+
+    @property
+    def is_video(self) -> bool:
+        return self.mime.startswith("video/")
+
+
+def index_key(video_name: str) -> str:
+    """Where a video's frame index is kept, beside it in the staged (and later media) folder."""
+    return f".index-{video_name}"
 
 
 def staged_dir(area: Path) -> Path:
@@ -97,10 +107,42 @@ def _receive_archive(area: Path, path: Path, max_pixels: int) -> None:
         path.unlink(missing_ok=True)
 
 
+def _receive_video(area: Path, path: Path, max_pixels: int) -> None:
+    name = path.name
+    raw = staged_dir(area)
+    raw.mkdir(exist_ok=True)
+    if (raw / name).exists():
+        path.unlink(missing_ok=True)
+        raise MediaError("two files have this name", file=name)
+    try:
+        index = video.index_video(path, name=name, max_pixels=max_pixels)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    (raw / index_key(name)).write_bytes(index.to_bytes())
+    os.replace(path, raw / name)
+    mime = VIDEO_MIME.get(Path(name).suffix.lower(), "video/mp4")
+    size = (raw / name).stat().st_size
+    line = [name, index.width, index.height, size, mime, index.frame_count]
+    _append(area, [orjson.dumps(line) + b"\n"])
+
+
+VIDEO_MIME = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".mov": "video/quicktime",
+}
+
+
 def receive(area: Path, path: Path, *, max_pixels: int) -> None:
     """Checks and stages one file that arrived at ``path`` (inside ``area/files``)."""
     if archives.is_archive_name(path.name):
         _receive_archive(area, path, max_pixels)
+    elif video.is_video_name(path.name):
+        _receive_video(area, path, max_pixels)
     elif images.is_image_name(path.name):
         _receive_image(area, path, max_pixels)
     else:

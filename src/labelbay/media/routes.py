@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from labelbay.api.deps import AppSettings, BaseUrl, CurrentUser, DbSession
+from labelbay.api.files import file_response
 from labelbay.api.responses import FastJSONResponse
 from labelbay.api.routing import Router
 from labelbay.config import Settings
@@ -20,6 +21,7 @@ from labelbay.errors import AppError, Invalid, NotFound
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
 from labelbay.media import delivery, receiving, service
+from labelbay.media.cache import CacheBusy, CacheEntry
 from labelbay.media.models import TaskData
 from labelbay.media.schemas import DataParams, MetaUpdate
 from labelbay.operations import service as operations
@@ -123,6 +125,11 @@ async def upload_task_data(
                 session, type="create:task", target="task", owner=user, task_id=task.id,
                 project_id=task.project_id, ttl_hours=settings.request_ttl_hours,
             )  # fmt: skip
+            prepare = operations.start_operation(
+                session, type="prepare:chunks", target="task", owner=user, task_id=task.id,
+                project_id=task.project_id, dedupe_key=f"prepare:task:{task.id}",
+            )  # fmt: skip
+            operations.enqueue(session, "media.prepare_data", operation=prepare, task_id=task.id)
             return op.id
 
         rq_id = await run_in_threadpool(run)
@@ -173,26 +180,71 @@ def _quality(request: Request) -> str:
     return quality
 
 
+def _artifacts(request: Request, settings: Settings, data: TaskData) -> delivery.Artifacts:
+    return delivery.Artifacts(settings, request.app.state.media_cache, data)
+
+
+def _serve_cached(
+    request: Request, get: Callable[[], tuple[CacheEntry, str]], media_type: str
+) -> Response:
+    """Serves a cache entry; one that another process evicted in between is fetched again."""
+    for _ in range(3):
+        entry, status = get()
+        try:
+            return file_response(
+                request, entry.path, media_type, etag=entry.etag, extra_headers=_status(status)
+            )
+        except FileNotFoundError:
+            continue
+    raise CacheBusy(
+        "media",
+        reason="evicted",
+        retry_after=1,
+        message="the media cache is under pressure: try again in a moment",
+    )
+
+
 def _serve_frame(
-    settings: Settings, session: Any, data: TaskData, number: int, quality: str
+    request: Request, settings: Settings, session: Any, data: TaskData, number: int, quality: str
 ) -> Response:
     frame = service.get_frame(session, data, number)
-    if quality == "original":
-        return FileResponse(service.raw_path(settings, data, frame), media_type=frame.mime)
-    return FileResponse(delivery.compressed_frame(settings, data, frame), media_type="image/jpeg")
+    artifacts = _artifacts(request, settings, data)
+    if quality == "compressed":
+        return _serve_cached(request, lambda: artifacts.compressed_frame(frame), "image/jpeg")
+    if not delivery.is_video(data):
+        path = delivery.raw_path(settings, data, frame)
+        return file_response(request, path, frame.mime, extra_headers=_status("file"))
+    return _serve_cached(request, lambda: artifacts.original_video_frame(frame), "image/png")
+
+
+def _status(status: str) -> dict[str, str]:
+    # How the bytes were found: "file" (stored original), "hit", "built" or "joined" (waited
+    # for a build another request started).
+    return {"X-Cache-Status": status}
 
 
 def _serve_chunk(
-    settings: Settings, session: Any, data: TaskData, lo: int, hi: int, quality: str, key: str
+    request: Request,
+    settings: Settings,
+    session: Any,
+    data: TaskData,
+    lo: int,
+    hi: int,
+    quality: str,
 ) -> Response:
     frames = service.frames_in(session, data, lo, hi)
-    path = delivery.chunk(settings, data, frames, quality=quality, key=key)
-    return FileResponse(path, media_type="application/zip")
+    artifacts = _artifacts(request, settings, data)
+    is_mp4 = delivery.is_video(data) and quality == "compressed"
+    media_type = "video/mp4" if is_mp4 else "application/zip"
+    return _serve_cached(request, lambda: artifacts.chunk(frames, quality), media_type)
 
 
-def _serve_preview(settings: Settings, session: Any, data: TaskData, number: int) -> Response:
+def _serve_preview(
+    request: Request, settings: Settings, session: Any, data: TaskData, number: int
+) -> Response:
     frame = service.get_frame(session, data, number)
-    return FileResponse(delivery.preview(settings, data, frame), media_type="image/jpeg")
+    artifacts = _artifacts(request, settings, data)
+    return _serve_cached(request, lambda: artifacts.preview(frame), "image/jpeg")
 
 
 def _data_type(request: Request) -> str:
@@ -211,20 +263,20 @@ def task_data(
     kind, quality = _data_type(request), _quality(request)
     number = _int_param(request, "number")
     if kind == "preview":
-        return _serve_preview(settings, session, data, 0)
+        return _serve_preview(request, settings, session, data, 0)
     if number is None:
         raise Invalid("number: required for this type", field="number")
     if kind == "context_image":
         service.get_frame(session, data, number)
         raise NotFound("related images of frame", number)
     if kind == "frame":
-        return _serve_frame(settings, session, data, number, quality)
+        return _serve_frame(request, settings, session, data, number, quality)
     size = data.chunk_size
     last = (data.size - 1) // size
     if not 0 <= number <= last:
         raise Invalid(f"number: chunk {number} is outside 0-{last}", field="number")
     lo, hi = number * size, min((number + 1) * size, data.size) - 1
-    return _serve_chunk(settings, session, data, lo, hi, quality, f"{lo}-{hi}")
+    return _serve_chunk(request, settings, session, data, lo, hi, quality)
 
 
 @router.get("/jobs/{job_id}/data")
@@ -237,14 +289,14 @@ def job_data(
     kind, quality = _data_type(request), _quality(request)
     number, index = _int_param(request, "number"), _int_param(request, "index")
     if kind == "preview":
-        return _serve_preview(settings, session, data, job.start_frame)
+        return _serve_preview(request, settings, session, data, job.start_frame)
     if kind in ("frame", "context_image"):
         if number is None:
             raise Invalid("number: required for this type", field="number")
         service.frame_range_check(number, job.start_frame, job.stop_frame)
         if kind == "context_image":
             raise NotFound("related images of frame", number)
-        return _serve_frame(settings, session, data, number, quality)
+        return _serve_frame(request, settings, session, data, number, quality)
     if (number is None) == (index is None):
         raise Invalid("give exactly one of number (task chunk) or index (job chunk)", field="index")
     size = data.chunk_size
@@ -260,31 +312,37 @@ def job_data(
         hi = min((number + 1) * size - 1, job.stop_frame)
         if number < 0 or lo > hi:
             raise Invalid(f"number: chunk {number} has no frames of this job", field="number")
-    return _serve_chunk(settings, session, data, lo, hi, quality, f"{lo}-{hi}")
+    return _serve_chunk(request, settings, session, data, lo, hi, quality)
 
 
 @router.get("/tasks/{task_id}/preview")
 def task_preview(
-    task_id: int, session: DbSession, user: CurrentUser, settings: AppSettings
+    task_id: int, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
 ) -> Response:
     task = tasks_service.get_task(session, task_id, user)
     if task.data_id is None:
         raise NotFound("preview of task", task_id)
-    return _serve_preview(settings, session, service.get_data(session, task), 0)
+    return _serve_preview(request, settings, session, service.get_data(session, task), 0)
 
 
 @router.get("/jobs/{job_id}/preview")
 def job_preview(
-    job_id: int, session: DbSession, user: CurrentUser, settings: AppSettings
+    job_id: int, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
 ) -> Response:
     job: Job = jobs_service.get_job(session, job_id, user)
     task = session.get_one(Task, job.task_id)
-    return _serve_preview(settings, session, service.get_data(session, task), job.start_frame)
+    return _serve_preview(
+        request, settings, session, service.get_data(session, task), job.start_frame
+    )
 
 
 @router.get("/projects/{project_id}/preview")
 def project_preview(
-    project_id: int, session: DbSession, user: CurrentUser, settings: AppSettings
+    project_id: int,
+    request: Request,
+    session: DbSession,
+    user: CurrentUser,
+    settings: AppSettings,
 ) -> Response:
     from sqlalchemy import select
 
@@ -295,4 +353,4 @@ def project_preview(
     )  # fmt: skip
     if task is None:
         raise NotFound("preview of project", project_id)
-    return _serve_preview(settings, session, service.get_data(session, task), 0)
+    return _serve_preview(request, settings, session, service.get_data(session, task), 0)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from labelbay.config import Settings
 from labelbay.db import iso, later_than, utcnow
-from labelbay.errors import Conflict, Invalid
+from labelbay.errors import Conflict, Invalid, MediaError
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
 from labelbay.media import receiving, sorting
@@ -79,19 +79,37 @@ def ingest(
     for leftover in sorted((area / "files").glob("*")):
         receiving.receive(area, leftover, max_pixels=settings.max_image_pixels)
     found = {c.name: c for c in receiving.candidates(area)}
-    ordered = sorting.sort_names(
-        list(found), params.sorting_method, order=params.upload_file_order or None
+    videos = [c for c in found.values() if c.is_video]
+    if videos and len(found) > 1:
+        raise MediaError("a task takes one video, or any number of images", file=videos[0].name)
+    clip = videos[0] if videos else None
+    ordered = (
+        [clip.name]
+        if clip
+        else sorting.sort_names(
+            list(found), params.sorting_method, order=params.upload_file_order or None
+        )
     )
-    total = len(ordered)
+    total = clip.frames if clip else len(ordered)
     start = params.start_frame
     stop = total - 1 if params.stop_frame is None else min(params.stop_frame, total - 1)
+    what = "frame" if clip else "file"
     if start >= total:
         raise Invalid(
-            f"start_frame: {start} is past the last file (there are {total})", field="start_frame"
+            f"start_frame: {start} is past the last {what} (there are {total})",
+            field="start_frame",
         )
     if stop < start:
         raise Invalid(f"stop_frame: {stop} is before start_frame {start}", field="stop_frame")
-    chosen = [found[name] for name in ordered[start : stop + 1 : params.step]]
+    numbers = range(start, stop + 1, params.step)
+    if clip:
+        # Every frame of a video is a row too: meta, chunks and annotations address frames.
+        chosen = [
+            receiving.Candidate(f"frame_{i:06d}", clip.width, clip.height, 0, "image/png")
+            for i in range(len(numbers))
+        ]
+    else:
+        chosen = [found[ordered[i]] for i in numbers]
     staged = receiving.staged_dir(area)
     if not staged.is_dir():
         raise Conflict("the uploaded files were taken by another request; upload them again")
@@ -105,6 +123,8 @@ def ingest(
         stop_frame=start + (len(chosen) - 1) * params.step,
         frame_step=params.step,
         sorting_method=params.sorting_method,
+        media_type="video" if clip else "image",
+        compressed_chunk_type="video" if clip else "imageset",
         path=rel,
         deleted_frames=[],
         chunks_updated_date=utcnow(),
@@ -114,7 +134,8 @@ def ingest(
     session.execute(
         insert(Frame),
         [
-            {"data_id": data.id, "frame": number, "name": c.name, "path": c.name,
+            {"data_id": data.id, "frame": number, "name": c.name,
+             "path": clip.name if clip else c.name,
              "width": c.width, "height": c.height, "size": c.size, "mime": c.mime}
             for number, c in enumerate(chosen)
         ],
@@ -126,7 +147,7 @@ def ingest(
     folder = settings.media_dir / rel
     folder.mkdir(parents=True)
     os.replace(staged, folder / "raw")
-    if len(chosen) < total:
+    if not clip and len(chosen) < total:
         keep = {c.name for c in chosen}
         for name in ordered:
             if name not in keep:
@@ -158,14 +179,6 @@ def frames_in(session: Session, data: TaskData, lo: int, hi: int) -> list[Frame]
             .order_by(Frame.frame)
         )
     )
-
-
-def raw_path(settings: Settings, data: TaskData, frame: Frame) -> Path:
-    return settings.media_dir / data.path / "raw" / frame.path
-
-
-def cache_path(settings: Settings, data: TaskData, key: str) -> Path:
-    return settings.media_dir / data.path / "cache" / key
 
 
 def update_deleted_frames(

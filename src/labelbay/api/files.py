@@ -1,0 +1,64 @@
+"""Serving stored files: validators (ETag, Last-Modified), 304 on revalidation, Range."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+
+from fastapi import Request, Response
+from fastapi.responses import FileResponse
+
+# Frames and chunks of a task never change under the same URL (data is immutable once
+# ingested; ids are never reused), so clients may keep them for a while and then revalidate.
+CACHE_CONTROL = "private, max-age=3600"
+
+
+def stat_etag(st: os.stat_result) -> str:
+    base = f"{st.st_mtime_ns}-{st.st_size}"
+    return f'"{hashlib.md5(base.encode(), usedforsecurity=False).hexdigest()}"'
+
+
+def _matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return etag in tags
+
+
+def _not_modified_since(header: str, mtime: float) -> bool:
+    try:
+        since = parsedate_to_datetime(header).timestamp()
+    except (TypeError, ValueError):
+        return False
+    return int(mtime) <= since
+
+
+def file_response(
+    request: Request,
+    path: Path,
+    media_type: str,
+    *,
+    etag: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    """The file at ``path``, or 304 when the client's copy is current. Range requests are
+    answered by Starlette's FileResponse (206 with the requested bytes)."""
+    st = os.stat(path)
+    etag = etag or stat_etag(st)
+    headers = {
+        "ETag": etag,
+        "Last-Modified": formatdate(st.st_mtime, usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
+        **(extra_headers or {}),
+    }
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        if _matches(if_none_match, etag):
+            return Response(status_code=304, headers=headers)
+    else:
+        since = request.headers.get("if-modified-since")
+        if since and _not_modified_since(since, st.st_mtime):
+            return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type=media_type, headers=headers, stat_result=st)
