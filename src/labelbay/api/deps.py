@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from labelbay.config import Settings
 from labelbay.errors import Forbidden, Unauthenticated
@@ -16,38 +17,55 @@ from labelbay.users.models import User
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Async so that opening a session costs no thread hop; it touches the database only when
+    # first used, in the route's worker thread. Routes commit; closing returns the connection.
+    session: Session = request.app.state.sessionmaker()
+    try:
         yield session
+    finally:
+        session.close()
 
 
 DbSession = Annotated[Session, Depends(get_session)]
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_current_user(request: Request, session: DbSession) -> User:
+def _lookup(session: Session, key: str, kind: str) -> tuple[User, str] | None:
+    if kind == "token":
+        user = auth.user_for_token(session, key)
+        return None if user is None else (user, "")
+    return auth.user_for_session(session, key)
+
+
+async def get_current_user(request: Request, session: DbSession) -> User:
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, key = header.partition(" ")
-        if scheme.lower() not in ("bearer", "token") or not key.strip():
+        key, kind = key.strip(), "token"
+        if scheme.lower() not in ("bearer", "token") or not key:
             raise Unauthenticated("Invalid Authorization header: use 'Bearer <token>'.")
-        user = auth.user_for_token(session, key.strip())
-        if user is None:
-            raise Unauthenticated("Invalid token.")
-        return user
-    session_key = request.cookies.get(auth.SESSION_COOKIE)
-    if not session_key:
-        raise Unauthenticated()
-    found = auth.user_for_session(session, session_key)
+    else:
+        key, kind = request.cookies.get(auth.SESSION_COOKIE, ""), "session"
+        if not key:
+            raise Unauthenticated()
+    found = auth.remembered(key, kind)
     if found is None:
-        raise Unauthenticated("Your session has expired; please sign in again.")
+        found = await run_in_threadpool(_lookup, session, key, kind)
+        if found is None:
+            if kind == "token":
+                raise Unauthenticated("Invalid token.")
+            raise Unauthenticated("Your session has expired; please sign in again.")
+        found = (auth.remember(key, kind, *found), found[1])
     user, csrf = found
+    if kind == "token":
+        return user
     if request.method in UNSAFE:
         sent = request.headers.get("x-csrftoken", "")
         if not sent or sent != csrf:
@@ -58,7 +76,7 @@ def get_current_user(request: Request, session: DbSession) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def base_url(request: Request) -> str:
+async def base_url(request: Request) -> str:
     """The absolute origin the client used, without a trailing slash."""
     return str(request.base_url).rstrip("/")
 
@@ -66,7 +84,7 @@ def base_url(request: Request) -> str:
 BaseUrl = Annotated[str, Depends(base_url)]
 
 
-def check_organization(request: Request) -> None:
+async def check_organization(request: Request) -> None:
     """Labelbay has personal workspaces only: an empty organisation is accepted, a named one
     is unknown."""
     slug = request.query_params.get("org") or request.headers.get("x-organization") or ""

@@ -13,6 +13,8 @@ from fastapi.responses import FileResponse
 # Frames and chunks of a task never change under the same URL (data is immutable once
 # ingested; ids are never reused), so clients may keep them for a while and then revalidate.
 CACHE_CONTROL = "private, max-age=3600"
+# Files up to this size are read and sent whole; larger ones (and Range requests) stream.
+INLINE_BYTES = 8 * 1024 * 1024
 
 
 def stat_etag(st: os.stat_result) -> str:
@@ -61,4 +63,9 @@ def file_response(
         since = request.headers.get("if-modified-since")
         if since and _not_modified_since(since, st.st_mtime):
             return Response(status_code=304, headers=headers)
+    if st.st_size <= INLINE_BYTES and "range" not in request.headers:
+        # Routes run in a worker thread already: reading a frame here and sending it in one
+        # piece costs less than streaming it through more thread hops.
+        with open(path, "rb") as source:
+            return Response(source.read(), media_type=media_type, headers=headers)
     return FileResponse(path, media_type=media_type, headers=headers, stat_result=st)

@@ -194,6 +194,8 @@ def update_deleted_frames(
             )
     kept = [f for f in data.deleted_frames if not lo <= f <= hi]
     data.deleted_frames = sorted(set(kept) | set(frames))
+    # The data changed: a new version, so no cached chunk of the old one is served.
+    touch_chunks(data)
     tasks_service.touch_task(session, task)
 
 

@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -88,7 +90,45 @@ def user_for_session(session: Session, key: str) -> tuple[User, str] | None:
     return user, row.csrf_token
 
 
+# Every request authenticates; a short-lived per-process memo of key -> user saves a query
+# on each of them. A logout clears it here at once and in other server processes within TTL.
+MEMO_TTL_SECONDS = 5.0
+_MEMO_LIMIT = 10_000
+_memo: dict[tuple[str, str], tuple[float, User, str]] = {}
+_memo_lock = threading.Lock()
+
+
+def _snapshot(user: User) -> User:
+    """A copy attached to no session, safe to share between requests (read-only use)."""
+    return User(**{c.key: getattr(user, c.key) for c in User.__table__.columns})
+
+
+def remembered(key: str, kind: str) -> tuple[User, str] | None:
+    with _memo_lock:
+        hit = _memo.get((key, kind))
+    if hit is None or hit[0] < time.monotonic():
+        return None
+    return hit[1], hit[2]
+
+
+def remember(key: str, kind: str, user: User, csrf: str) -> User:
+    snapshot = _snapshot(user)
+    with _memo_lock:
+        if len(_memo) >= _MEMO_LIMIT:
+            _memo.clear()
+        _memo[(key, kind)] = (time.monotonic() + MEMO_TTL_SECONDS, snapshot, csrf)
+    return snapshot
+
+
+def forget(*keys: str | None) -> None:
+    with _memo_lock:
+        for key in keys:
+            for kind in ("token", "session"):
+                _memo.pop((key or "", kind), None)
+
+
 def close_session(session: Session, *, session_key: str | None, token: str | None) -> None:
+    forget(session_key, token)
     keys = [k for k in (session_key, token) if k]
     if keys:
         session.execute(delete(AuthKey).where(AuthKey.key.in_(keys)))
