@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 from PIL import Image
@@ -23,6 +23,7 @@ from labelbay.media import video
 from labelbay.media.cache import CacheEntry, MediaCache
 from labelbay.media.models import Frame, TaskData
 from labelbay.media.receiving import index_key
+from labelbay.storage import Storage, make_storage
 
 ORIGINAL, COMPRESSED = "original", "compressed"
 
@@ -54,12 +55,26 @@ def make_cache(settings: Settings) -> MediaCache:
     )
 
 
-def data_dir(settings: Settings, data: TaskData) -> Path:
-    return settings.media_dir / data.path
+@lru_cache(maxsize=8)
+def _storage_at(root: Path) -> Storage:
+    return make_storage(root)
+
+
+def media_storage(settings: Settings) -> Storage:
+    """Where task media lives (keys ``data/<task>-<random>/raw/<frame file>``)."""
+    return _storage_at(settings.media_dir)
+
+
+def raw_key(data: TaskData, name: str) -> str:
+    return f"{data.path}/raw/{name}"
 
 
 def raw_path(settings: Settings, data: TaskData, frame: Frame) -> Path:
-    return data_dir(settings, data) / "raw" / frame.path
+    """The frame's file on this machine (the HTTP layer serves it directly)."""
+    path = media_storage(settings).local_path(raw_key(data, frame.path))
+    if path is None:
+        raise NotImplementedError("frames are served from local storage only for now")
+    return path
 
 
 def version(data: TaskData) -> str:
@@ -81,9 +96,11 @@ class Artifacts:
     # -- video access -------------------------------------------------------------------------
 
     def _video(self, frame: Frame) -> tuple[Path, video.VideoIndex]:
-        folder = data_dir(self.settings, self.data) / "raw"
-        index = video.VideoIndex.from_bytes((folder / index_key(frame.path)).read_bytes())
-        return folder / frame.path, index
+        storage = media_storage(self.settings)
+        index = video.VideoIndex.from_bytes(
+            storage.read_bytes(raw_key(self.data, index_key(frame.path)))
+        )
+        return raw_path(self.settings, self.data, frame), index
 
     def _video_number(self, task_frame: int) -> int:
         return self.data.start_frame + task_frame * self.data.frame_step

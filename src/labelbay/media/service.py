@@ -8,7 +8,6 @@ complete when the finishing request answers.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from labelbay.db import iso, later_than, utcnow
 from labelbay.errors import Conflict, Invalid, MediaError
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
-from labelbay.media import receiving, sorting
+from labelbay.media import delivery, receiving, sorting
 from labelbay.media.models import Frame, TaskData
 from labelbay.media.schemas import DataParams
 from labelbay.tasks import service as tasks_service
@@ -144,14 +143,13 @@ def ingest(
     jobs_service.create_jobs(session, task, data.size)
     tasks_service.touch_task(session, task)
     session.flush()
-    folder = settings.media_dir / rel
-    folder.mkdir(parents=True)
-    os.replace(staged, folder / "raw")
+    storage = delivery.media_storage(settings)
+    storage.rename_into(staged, f"{rel}/raw")
     if not clip and len(chosen) < total:
         keep = {c.name for c in chosen}
         for name in ordered:
             if name not in keep:
-                (folder / "raw" / name).unlink(missing_ok=True)
+                storage.delete(delivery.raw_key(data, name))
     return data
 
 

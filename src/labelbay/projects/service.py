@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,7 +100,6 @@ def delete_project(session: Session, project: Project, *, user: User, settings: 
 
     if not access.manages_project(project, user):
         raise Forbidden("only the project's owner may delete it")
-    media_root = settings.media_dir
     for task_id in session.scalars(select(Task.id).where(Task.project_id == project.id)):
         for area in uploads.task_areas(task_id):
             uploads.clear(session, settings, area)
@@ -112,8 +110,10 @@ def delete_project(session: Session, project: Project, *, user: User, settings: 
     for data in datas:
         session.delete(data)
     session.flush()
+    from labelbay.media.delivery import media_storage
+
     for data in datas:
-        shutil.rmtree(media_root / data.path, ignore_errors=True)
+        media_storage(settings).delete_prefix(data.path)
 
 
 def render_projects(

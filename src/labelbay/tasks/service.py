@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,7 +159,6 @@ def delete_task(session: Session, task: Task, *, user: User, settings: Settings)
     from labelbay.uploads import service as uploads
 
     check_manager(session, task, user, "delete it")
-    media_root = settings.media_dir
     for area in uploads.task_areas(task.id):
         uploads.clear(session, settings, area)
     data = session.get(TaskData, task.data_id) if task.data_id else None
@@ -168,7 +166,9 @@ def delete_task(session: Session, task: Task, *, user: User, settings: Settings)
     if data is not None:
         session.delete(data)
         session.flush()
-        shutil.rmtree(media_root / data.path, ignore_errors=True)
+        from labelbay.media.delivery import media_storage
+
+        media_storage(settings).delete_prefix(data.path)
 
 
 def job_counts(session: Session, task_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
