@@ -56,6 +56,9 @@ def prepare_data(session: Session, *, task_id: int, operation_id: str) -> None:
     jobs = list(
         session.scalars(select(Job).where(Job.task_id == task.id).order_by(Job.start_frame))
     )
+    # End the read transaction before the long part: on SQLite an open transaction of this
+    # session would hold the write lock while chunks are built.
+    session.commit()
     artifacts = delivery.Artifacts(settings, cache, data)
     for job in jobs:
         artifacts.warm_preview(frames[job.start_frame])
