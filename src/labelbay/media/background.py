@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelbay.jobs.models import Job
 from labelbay.media import delivery
+from labelbay.media.cache import CacheBusy
 from labelbay.media.models import Frame, TaskData
 from labelbay.operations import service as operations
 from labelbay.tasks.models import Task
@@ -17,7 +21,7 @@ from labelbay.worker import actor
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 4
+LANES = 2
 
 
 def chunk_order(size: int, chunk_size: int, job_starts: Sequence[int]) -> list[int]:
@@ -40,10 +44,35 @@ def chunk_order(size: int, chunk_size: int, job_starts: Sequence[int]) -> list[i
     return order
 
 
+def frame_order(job_ranges: Sequence[tuple[int, int]]) -> list[int]:
+    """Frame numbers in the order annotators reach them: frame 0 of every job, then frame 1
+    of every job, and so on (an overlap frame shared by two jobs comes once)."""
+    order: list[int] = []
+    seen: set[int] = set()
+    longest = max((stop - start + 1 for start, stop in job_ranges), default=0)
+    for offset in range(longest):
+        for start, stop in job_ranges:
+            number = start + offset
+            if number <= stop and number not in seen:
+                seen.add(number)
+                order.append(number)
+    return order
+
+
+def _quietly(build: Callable[[], object]) -> None:
+    # Still building in the cache's pool, or the pool is full: the last pass retries.
+    with suppress(CacheBusy):
+        build()
+
+
 @actor("media.prepare_data", max_attempts=2)
 def prepare_data(session: Session, *, task_id: int, operation_id: str) -> None:
-    """Builds both qualities of every chunk (and so every compressed frame) and the previews
-    of every job, reporting progress on the operation."""
+    """Fills the cache right after ingest: for images, the compressed frames in the order
+    annotators walk their jobs, then both qualities of every chunk; for video, chunk by chunk
+    (a chunk decodes its range once and caches every frame it passes). Job previews too.
+
+    Builds go through the cache's single-flight path, so a request for a frame being
+    pre-generated joins that build instead of starting another."""
     settings, cache = delivery.runtime()
     task = session.get(Task, task_id)
     if task is None or task.data_id is None:
@@ -60,15 +89,25 @@ def prepare_data(session: Session, *, task_id: int, operation_id: str) -> None:
     # session would hold the write lock while chunks are built.
     session.commit()
     artifacts = delivery.Artifacts(settings, cache, data)
-    for job in jobs:
-        artifacts.warm_preview(frames[job.start_frame])
-    plan = chunk_order(data.size, data.chunk_size, [job.start_frame for job in jobs])
     size = data.chunk_size
-    operations.update_progress(session, operation_id, 0.0, status="started")
-    for done, number in enumerate(plan, start=1):
+    plan = chunk_order(data.size, size, [job.start_frame for job in jobs])
+    steps: list[Callable[[], object]] = []
+    if not delivery.is_video(data):
+        for number in frame_order([(j.start_frame, j.stop_frame) for j in jobs]):
+            steps.append(partial(artifacts.compressed_frame, frames[number]))
+    steps.extend(partial(artifacts.preview, frames[job.start_frame]) for job in jobs)
+    for number in plan:
         part = frames[number * size : (number + 1) * size]
-        artifacts.warm_chunk(part, delivery.COMPRESSED)
-        artifacts.warm_chunk(part, delivery.ORIGINAL)
-        if done % PROGRESS_EVERY == 0 and done < len(plan):
-            operations.update_progress(session, operation_id, done / len(plan))
-    log.info("task %s: %s chunks ready", task.id, len(plan))
+        steps.append(partial(artifacts.chunk, part, delivery.COMPRESSED))
+        steps.append(partial(artifacts.chunk, part, delivery.ORIGINAL))
+    operations.update_progress(session, operation_id, 0.0, status="started")
+    report_every = max(len(steps) // 50, 1)
+    # Two lanes keep both cores busy without filling the cache's pool, which requests share.
+    with ThreadPoolExecutor(max_workers=LANES, thread_name_prefix="prepare") as lanes:
+        for done, _ in enumerate(lanes.map(_quietly, steps), start=1):
+            if done % report_every == 0 and done < len(steps):
+                operations.update_progress(session, operation_id, done / len(steps))
+    # Anything a busy pool turned away is built now, one at a time.
+    for step in steps:
+        step()
+    log.info("task %s: %s frames and %s chunks ready", task.id, len(frames), len(plan))
