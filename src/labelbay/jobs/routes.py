@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from labelbay import access
 from labelbay.api.deps import BaseUrl, CurrentUser, DbSession, NoOrganization
@@ -13,6 +13,7 @@ from labelbay.api.routing import Router
 from labelbay.jobs import service
 from labelbay.jobs.models import Job
 from labelbay.jobs.schemas import JobUpdate
+from labelbay.media.models import TaskData
 from labelbay.projects.models import Project
 from labelbay.tasks.models import Task
 from labelbay.users.models import User
@@ -20,6 +21,7 @@ from labelbay.users.models import User
 router = Router(prefix="/jobs", tags=["jobs"], dependencies=[NoOrganization])
 
 Assignee = User.__table__.alias("assignee")
+MODE = case((TaskData.media_type == "video", "interpolation"), else_="annotation")
 
 JOBS = ListSpec(
     fields={
@@ -28,6 +30,7 @@ JOBS = ListSpec(
         "task_name": Task.name,
         "project_id": Task.project_id,
         "project_name": Project.name,
+        "mode": MODE,
         "stage": Job.stage,
         "state": Job.state,
         "type": Job.type,
@@ -39,11 +42,11 @@ JOBS = ListSpec(
     },
     search=("task_name", "project_name", "assignee", "stage", "state"),
     simple=("task_id", "task_name", "project_id", "project_name", "stage", "state", "type",
-            "assignee"),
+            "assignee", "mode"),
 )  # fmt: skip
 
 # Filters every job of Labelbay matches (2D image annotation jobs); other values match none.
-FIXED = {"dimension": "2d", "mode": "annotation", "media_type": "image"}
+FIXED = {"dimension": "2d", "media_type": "image"}
 
 
 @router.get("")
@@ -54,6 +57,7 @@ def list_jobs(
         select(Job)
         .join(Task, Task.id == Job.task_id)
         .outerjoin(Project, Project.id == Task.project_id)
+        .outerjoin(TaskData, TaskData.id == Task.data_id)
         .outerjoin(Assignee, Assignee.c.id == Job.assignee_id)
         .where(access.visible_jobs(user))
     )

@@ -139,7 +139,7 @@ def render_jobs(session: Session, jobs: Sequence[Job], base: str) -> list[dict[s
                 "status": job_status(j),
                 "stage": j.stage,
                 "state": j.state,
-                "mode": "annotation",
+                "mode": "interpolation" if data and data.media_type == "video" else "annotation",
                 "frame_count": j.stop_frame - j.start_frame + 1,
                 "start_frame": j.start_frame,
                 "stop_frame": j.stop_frame,

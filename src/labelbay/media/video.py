@@ -576,7 +576,7 @@ def _match_pts(
             expected += 1
             if expected > stop:
                 return
-    raise _Missing(expected, decoder.reason("the video data ends before it"))
+    raise _Missing(max(start, expected), decoder.reason("the video data ends before it"))
 
 
 def _match_count(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from labelbay import access
 from labelbay.api.deps import AppSettings, BaseUrl, CurrentUser, DbSession, NoOrganization
@@ -29,6 +29,7 @@ TASKS = ListSpec(
         "owner": Owner.c.username,
         "assignee": Assignee.c.username,
         "status": Task.status,
+        "mode": case((TaskData.media_type == "video", "interpolation"), else_="annotation"),
         "subset": Task.subset,
         "project_id": Task.project_id,
         "project_name": Project.name,
@@ -40,7 +41,7 @@ TASKS = ListSpec(
     },
     search=("name", "owner", "assignee", "status", "subset", "project_name"),
     simple=("name", "owner", "assignee", "status", "subset", "project_id", "project_name",
-            "tracker_link"),
+            "tracker_link", "mode"),
 )  # fmt: skip
 
 

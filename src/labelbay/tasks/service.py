@@ -188,6 +188,13 @@ def job_counts(session: Session, task_ids: Sequence[int]) -> dict[int, tuple[int
     return {tid: (n, int(done or 0), int(val or 0)) for tid, n, done, val in rows}
 
 
+def _mode(data: TaskData | None) -> str:
+    """CVAT's task mode: interpolation for video (tracks), annotation for images."""
+    if data is None:
+        return ""
+    return "interpolation" if data.media_type == "video" else "annotation"
+
+
 def render_tasks(session: Session, tasks: Sequence[Task], base: str) -> list[dict[str, Any]]:
     """TaskRead objects for many tasks with a fixed number of queries."""
     if not tasks:
@@ -210,7 +217,7 @@ def render_tasks(session: Session, tasks: Sequence[Task], base: str) -> list[dic
                 "name": t.name,
                 "project_id": t.project_id,
                 "project_name": projects.get(t.project_id) if t.project_id else None,
-                "mode": "annotation" if data is not None else "",
+                "mode": _mode(data),
                 "owner": users_service.basic_user(owner, base),
                 "assignee": users_service.basic_user(assignee, base),
                 "bug_tracker": t.bug_tracker,
