@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from conftest import reset_postgres
 from labelbay.db import make_engine, upgrade_to_head
 from labelbay.jobs.models import Job
 from labelbay.jobs.service import create_jobs
@@ -30,28 +31,13 @@ FRAMES = 20
 SEGMENT = 5  # four jobs: 0-4, 5-9, 10-14, 15-19
 
 
-def fresh_postgres(url: str) -> None:
-    """Creates the database if needed and empties its public schema."""
-    head, _, name = url.rpartition("/")
-    admin = create_engine(f"{head}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def database_engine(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Engine]:
     """A migrated database of its own: PostgreSQL ``<LABELBAY_TEST_DATABASE_URL>_<name>`` (so
     that a server other tests share on the main database is left alone), else SQLite."""
     url = os.environ.get("LABELBAY_TEST_DATABASE_URL")
     if url:
         url = f"{url}_{name}"
-        fresh_postgres(url)
+        reset_postgres(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'test.db'}"
     engine = make_engine(url)
