@@ -115,6 +115,42 @@ def read_status_kib(pid: int, key: str) -> int | None:
     return None
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (found through the parent ids in /proc/*/stat).
+
+    ``labelbay serve --workers N`` is a supervisor with N worker processes under it; memory
+    and CPU of "the server" are those of the whole tree.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
+                # The command name (2nd field) may hold spaces; the fields after it do not.
+                after = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(after[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time the process has used so far; None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            after = stat.read().rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        return (int(after[11]) + int(after[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class Server:
     """A running ``labelbay serve`` subprocess and the administrator it was given."""
@@ -127,10 +163,28 @@ class Server:
     password: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    workers: int = 1
+    """Server processes (``--workers``); above 1, ``pid`` is uvicorn's supervisor."""
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def pids(self) -> list[int]:
+        """The server process and its descendants (the workers under ``--workers N``)."""
+        return process_tree(self.pid)
+
+    def tree_rss_bytes(self) -> int:
+        """The summed VmRSS of the server's processes."""
+        return sum((read_status_kib(pid, "VmRSS") or 0) * 1024 for pid in self.pids())
+
+    def tree_peak_rss_bytes(self) -> int:
+        """The summed VmHWM of the server's processes: an upper bound of their joint peak."""
+        return sum((read_status_kib(pid, "VmHWM") or 0) * 1024 for pid in self.pids())
+
+    def tree_cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes that are alive now."""
+        return sum(cpu_seconds(pid) or 0.0 for pid in self.pids())
 
     def rss_bytes(self) -> int | None:
         kib = read_status_kib(self.pid, "VmRSS")
@@ -210,12 +264,15 @@ def running_server(
     keep_data: bool = False,
     data_root: Path | None = None,
     label: str = "server",
+    workers: int = 1,
 ) -> Iterator[Server]:
     """Starts ``labelbay serve`` on a free loopback port with a fresh temporary data dir.
 
     With ``database_url`` the server uses that PostgreSQL database, emptied first; otherwise
     a SQLite file in the data dir. An administrator is created with ``labelbay user create``.
-    The data dir is made in ``data_root`` (default: the system's temporary folder). The
+    ``workers`` above 1 runs ``labelbay serve --workers N`` (uvicorn's supervisor and N
+    worker processes). The data dir is made in ``data_root`` (default: the system's
+    temporary folder). The
     server is stopped and the data dir removed (unless ``keep_data``) on the way out.
     """
     if data_root is not None:
@@ -243,10 +300,13 @@ def running_server(
     with open(log_path, "wb") as out:
         process = subprocess.Popen(
             [*command, "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", str(data_dir), "--log-level", "warning"],
+             "--data-dir", str(data_dir), "--log-level", "warning",
+             *(["--workers", str(workers)] if workers > 1 else [])],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    server = Server(url, port, data_dir, database_url, ADMIN_USERNAME, password, process, log_path)
+    server = Server(
+        url, port, data_dir, database_url, ADMIN_USERNAME, password, process, log_path, workers
+    )
     try:
         _wait_until_up(url, process, log_path)
         log.info("%s: labelbay serve pid %d on %s (data in %s)", label, process.pid, url, data_dir)

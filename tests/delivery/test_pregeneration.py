@@ -87,7 +87,10 @@ def test_everything_is_cached_after_pre_generation(
     for number in range((size - 1) // chunk_size + 1):
         for quality in ("compressed", "original"):
             chunk = task_data(http, task.id, "chunk", number, quality)
-            expect(chunk, "hit", f"{quality} chunk {number}")
+            # A video's original chunks (zips of lossless PNGs, ~100 MB at 1080p) are built
+            # when first asked for, not ahead; building one caches its frames as PNG.
+            wanted = "built" if kind == "video" and quality == "original" else "hit"
+            expect(chunk, wanted, f"{quality} chunk {number}")
     for number in range(size):
         expect(task_data(http, task.id, "frame", number, "compressed"), "hit", f"frame {number}")
         stored = "file" if kind == "images" else "hit"

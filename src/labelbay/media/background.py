@@ -99,7 +99,10 @@ def prepare_data(session: Session, *, task_id: int, operation_id: str) -> None:
     for number in plan:
         part = frames[number * size : (number + 1) * size]
         steps.append(partial(artifacts.chunk, part, delivery.COMPRESSED))
-        steps.append(partial(artifacts.chunk, part, delivery.ORIGINAL))
+        if not delivery.is_video(data):
+            # A video's original chunk is a zip of lossless PNGs, about 100 MB per chunk at
+            # 1080p: built only when asked for, not ahead for every chunk.
+            steps.append(partial(artifacts.chunk, part, delivery.ORIGINAL))
     operations.update_progress(session, operation_id, 0.0, status="started")
     report_every = max(len(steps) // 50, 1)
     # Two lanes keep both cores busy without filling the cache's pool, which requests share.

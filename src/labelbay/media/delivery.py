@@ -205,10 +205,13 @@ class Artifacts:
         decoded = 0
         for f, image in zip(frames, self._decode_range(frames), strict=False):
             decoded += 1
-            png = self._inline(f"of{f.frame}", partial(_png, image))
+            # Each pass caches the frames in its own quality only: a 1080p PNG is megabytes,
+            # so compressed chunks (what viewers and pre-generation use) never make them.
             self._inline(f"cf{f.frame}", partial(_jpeg, image, q))
             if quality == ORIGINAL:
-                members.append((f"{f.frame:06d}.png", png))
+                members.append(
+                    (f"{f.frame:06d}.png", self._inline(f"of{f.frame}", partial(_png, image)))
+                )
             else:
                 images.append(image)
         if decoded < len(frames):
