@@ -267,6 +267,18 @@ def ensure_video(cache_dir: Path) -> Path:
 # --- Talking to the server ------------------------------------------------------------------
 
 
+def disk_usage(folder: Path) -> int:
+    """Bytes in the files under ``folder`` (the server's data dir: media, cache, database)."""
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
 def _token(server: Server) -> str:
     reply = httpx.post(
         f"{server.url}/api/auth/login",
@@ -1103,6 +1115,8 @@ class VideoResult:
     profile: Profile | None
     server_peak_rss_bytes: int
     server_cpu_s: float
+    data_dir_bytes: int
+    """The server's data dir once the first task's chunks were ready."""
 
 
 def run_video(
@@ -1138,6 +1152,7 @@ def run_video(
             )  # fmt: skip
         profile = profiler.finish() if profiler is not None and profiler.process else None
         server_cpu = server.tree_cpu_seconds() - cpu_before
+        data_dir_bytes = disk_usage(server.data_dir)
         log.info(
             "video: pre-generation %s after %s (server's own account %s)", trace.status,
             fmt_seconds(trace.ready_s), fmt_seconds(trace.server_s),
@@ -1181,6 +1196,7 @@ def run_video(
         profile=profile,
         server_peak_rss_bytes=max(sampler.peak_bytes, server.tree_peak_rss_bytes()),
         server_cpu_s=server_cpu,
+        data_dir_bytes=data_dir_bytes,
     )
 
 
@@ -1356,6 +1372,10 @@ def build_report(
                 "", f"Upload-Finish → {title}", "", fmt_seconds(trace.ready_s), "", "", "",
                 "", trace.status if trace.status != "finished" else "", "", "",
             )  # fmt: skip
+        report.row(
+            "", "data dir on disk (2 tasks, all chunks ready)", "",
+            fmt_bytes(images["data_dir_bytes"]), "", "", "", "", "", "", "",
+        )  # fmt: skip
         rss = images["peak_rss_bytes"]
         report.row(
             "", "server peak RSS", "", fmt_bytes(rss), "", "", "",
@@ -1381,17 +1401,22 @@ def build_report(
                 *_cells(cold.dist()), "", "", "", "",
             )  # fmt: skip
         for quality in QUALITIES:
+            warm = video.series[f"frame_{quality}_warm"]
             report.row(
-                "", f"random frame, {quality}, warm",
-                *_cells(video.series[f"frame_{quality}_warm"].dist()), "", "", "", "",
+                "", f"random frame, {quality}, warm ({warm.caches()})",
+                *_cells(warm.dist()), "", "", "", "",
             )  # fmt: skip
         for quality in QUALITIES:
             s = video.series[f"chunk_{quality}_warm"]
             mean = sum(x.size for x in s.samples) / max(1, len(s.samples))
             report.row(
-                "", f"chunk, {quality}, pre-generated ({fmt_bytes(mean)})", *_cells(s.dist()),
-                "", "", "", "",
+                "", f"chunk, {quality}, pre-generated ({fmt_bytes(mean)}, {s.caches()})",
+                *_cells(s.dist()), "", "", "", "",
             )  # fmt: skip
+        report.row(
+            "", "data dir on disk once ready", "", fmt_bytes(video.data_dir_bytes), "", "", "",
+            "", "", "", "",
+        )  # fmt: skip
         rss = video.server_peak_rss_bytes
         report.row(
             "", "server peak RSS", "", fmt_bytes(rss), "", "", "",
@@ -1531,7 +1556,9 @@ def run_images(args: argparse.Namespace, files: list[Path], stem: str) -> dict[s
         )  # fmt: skip
         series.update(cold)
         peak = server.tree_peak_rss_bytes()
+        data_dir_bytes = disk_usage(server.data_dir)
     return {
+        "data_dir_bytes": data_dir_bytes,
         "series": series,
         "load": load,
         "cold_prepare": cold_trace,
@@ -1648,6 +1675,7 @@ def main(argv: list[str] | None = None) -> int:
             "series": {k: v.as_dict() for k, v in images["series"].items()},
             "load": _load_dict(images["load"]),
             "cold_prepare": asdict(images["cold_prepare"]),
+            "data_dir_bytes": images["data_dir_bytes"],
             "server_peak_rss_bytes": images["peak_rss_bytes"],
         }
     if video is not None:
