@@ -198,30 +198,40 @@ class Artifacts:
         return _zip([(f"{f.frame:06d}.jpg", self._inline(f"cf{f.frame}", jpeg(f))) for f in frames])
 
     def _build_video_chunk(self, frames: Sequence[Frame], quality: str) -> bytes:
-        """Decodes the range once; also caches each frame it passes, in both qualities."""
+        """Decodes the range once, streaming: each frame is encoded (and its JPEG cached) as
+        it is decoded, so a chunk build holds one decoded frame at a time, not the chunk."""
         q = self.data.image_quality
-        images: list[Image.Image] = []
-        members: list[tuple[str, bytes]] = []
         decoded = 0
-        for f, image in zip(frames, self._decode_range(frames), strict=False):
-            decoded += 1
-            # Each pass caches the frames in its own quality only: a 1080p PNG is megabytes,
-            # so compressed chunks (what viewers and pre-generation use) never make them.
-            self._inline(f"cf{f.frame}", partial(_jpeg, image, q))
-            if quality == ORIGINAL:
-                members.append(
-                    (f"{f.frame:06d}.png", self._inline(f"of{f.frame}", partial(_png, image)))
+
+        def passing() -> Iterator[tuple[Frame, Image.Image]]:
+            nonlocal decoded
+            for f, image in zip(frames, self._decode_range(frames), strict=False):
+                decoded += 1
+                self._inline(f"cf{f.frame}", partial(_jpeg, image, q))
+                yield f, image
+
+        def check() -> None:
+            if decoded < len(frames):
+                raise MediaError(
+                    f"frames {frames[decoded].frame}-{frames[-1].frame} could not be decoded",
+                    file=frames[0].path,
                 )
-            else:
-                images.append(image)
-        if decoded < len(frames):
-            raise MediaError(
-                f"frames {frames[decoded].frame}-{frames[-1].frame} could not be decoded",
-                file=frames[0].path,
-            )
+
         if quality == ORIGINAL:
+            # Each pass caches the frames in its own quality only: a 1080p PNG is megabytes.
+            members = [
+                (f"{f.frame:06d}.png", self._inline(f"of{f.frame}", partial(_png, image)))
+                for f, image in passing()
+            ]
+            check()
             return _zip(members)
-        return video.encode_mp4(images, fps=25.0, quality=q)
+        try:
+            encoded = video.encode_mp4((image for _, image in passing()), fps=25.0, quality=q)
+        except ValueError:
+            check()  # nothing decoded: say which frames, not "empty input"
+            raise
+        check()
+        return encoded
 
 
 def _zip(members: list[tuple[str, bytes]]) -> bytes:
