@@ -14,6 +14,7 @@ import os
 import platform
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -246,14 +247,39 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
+    # uvicorn's supervisor (--workers N) can return before its workers are gone, and a
+    # worker still building a chunk would write into the data dir after it was removed:
+    # wait for every process of the tree.
+    others = [pid for pid in process_tree(process.pid) if pid != process.pid]
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+    for last_chance in (False, True):
+        deadline = time.monotonic() + 15
+        while others and time.monotonic() < deadline:
+            time.sleep(0.05)
+            others = [pid for pid in others if _alive(pid)]
+        if not others:
+            return
+        if last_chance:
+            log.warning("server processes %s outlived the server and SIGKILL", others)
+            return
+        for pid in others:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie, exited but not reaped, is not)."""
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 @contextmanager
