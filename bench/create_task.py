@@ -334,8 +334,11 @@ def _expect(reply: httpx.Response, status: int, what: str) -> httpx.Response:
     return reply
 
 
-def _send_files(http: httpx.Client, url: str, files: list[Path], batch: int) -> tuple[int, int]:
-    """Upload-Multiple POSTs of ``batch`` files each; returns (requests, bytes)."""
+def _send_files(
+    http: httpx.Client, url: str, files: list[Path], batch: int, *, image_quality: int = 70
+) -> tuple[int, int]:
+    """Upload-Multiple POSTs of ``batch`` files each, with ``image_quality`` as a form field
+    as cvat-sdk sends it; returns (requests, bytes)."""
     requests = sent = 0
     for first in range(0, len(files), batch):
         parts = []
@@ -343,9 +346,13 @@ def _send_files(http: httpx.Client, url: str, files: list[Path], batch: int) -> 
             data = path.read_bytes()
             sent += len(data)
             parts.append((f"client_files[{i}]", (path.name, data, "image/jpeg")))
-        _expect(
-            http.post(url, headers={"Upload-Multiple": ""}, files=parts), 200, "Upload-Multiple"
+        reply = http.post(
+            url,
+            headers={"Upload-Multiple": ""},
+            data={"image_quality": str(image_quality)},
+            files=parts,
         )
+        _expect(reply, 200, "Upload-Multiple")
         requests += 1
     return requests, sent
 

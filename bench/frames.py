@@ -345,7 +345,9 @@ def upload_task(
     url = f"/api/tasks/{task_id}/data/"
     create_task._expect(http.post(url, headers={"Upload-Start": ""}), 202, "Upload-Start")
     started = time.perf_counter()
-    _, sent = create_task._send_files(http, url, files, UPLOAD_BATCH)
+    _, sent = create_task._send_files(
+        http, url, files, UPLOAD_BATCH, image_quality=DATA_PARAMS["image_quality"]
+    )
     transfer_s = time.perf_counter() - started
     started = time.perf_counter()
     reply = http.post(url, headers={"Upload-Finish": ""}, json=DATA_PARAMS)

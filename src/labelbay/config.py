@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     cache_max_bytes: int = 10 * 1024**3
     # A frame or chunk built for a waiting request answers 503 + Retry-After past this.
     build_timeout_seconds: float = 20.0
+    # Processes that encode images for the cache (media.codecpool); -1 means one per CPU,
+    # 0 encodes in the requesting process's threads.
+    codec_processes: int = -1
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,6 +19,19 @@ class AppError(Exception):
         self.detail = detail
         self.headers = headers
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (media.codecpool); subclasses' own __init__
+        # signatures differ, so rebuild from the stored fields instead of from args.
+        return (_rebuild, (type(self), self.message, self.headers, self.detail))
+
+
+def _rebuild(
+    cls: type[AppError], message: str, headers: dict[str, str] | None, detail: dict[str, object]
+) -> AppError:
+    error = cls.__new__(cls)
+    AppError.__init__(error, message, headers=headers, **detail)
+    return error
+
 
 class NotFound(AppError):
     status, code = 404, "not_found"

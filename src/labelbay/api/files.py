@@ -37,6 +37,24 @@ def _not_modified_since(header: str, mtime: float) -> bool:
     return int(mtime) <= since
 
 
+def validators(st: os.stat_result, etag: str | None = None) -> dict[str, str]:
+    """The caching headers of a stored file (its ETag defaults to one made from its stat)."""
+    return {
+        "ETag": etag or stat_etag(st),
+        "Last-Modified": formatdate(st.st_mtime, usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
+    }
+
+
+def not_modified(request: Request, etag: str, mtime: float) -> bool:
+    """Whether the client's copy is current (If-None-Match wins over If-Modified-Since)."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        return _matches(if_none_match, etag)
+    since = request.headers.get("if-modified-since")
+    return bool(since) and _not_modified_since(since, mtime)
+
+
 def file_response(
     request: Request,
     path: Path,
@@ -48,21 +66,9 @@ def file_response(
     """The file at ``path``, or 304 when the client's copy is current. Range requests are
     answered by Starlette's FileResponse (206 with the requested bytes)."""
     st = os.stat(path)
-    etag = etag or stat_etag(st)
-    headers = {
-        "ETag": etag,
-        "Last-Modified": formatdate(st.st_mtime, usegmt=True),
-        "Cache-Control": CACHE_CONTROL,
-        **(extra_headers or {}),
-    }
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        if _matches(if_none_match, etag):
-            return Response(status_code=304, headers=headers)
-    else:
-        since = request.headers.get("if-modified-since")
-        if since and _not_modified_since(since, st.st_mtime):
-            return Response(status_code=304, headers=headers)
+    headers = {**validators(st, etag), **(extra_headers or {})}
+    if not_modified(request, headers["ETag"], st.st_mtime):
+        return Response(status_code=304, headers=headers)
     if st.st_size <= INLINE_BYTES and "range" not in request.headers:
         # Routes run in a worker thread already: reading a frame here and sending it in one
         # piece costs less than streaming it through more thread hops.

@@ -85,7 +85,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from labelbay.memory import tune_malloc
     from labelbay.worker import run_worker
+
+    tune_malloc()
 
     settings = _settings(args)
     return run_worker(settings, concurrency=args.concurrency or settings.queue_workers or 1)

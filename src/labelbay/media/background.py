@@ -113,4 +113,5 @@ def prepare_data(session: Session, *, task_id: int, operation_id: str) -> None:
     # Anything a busy pool turned away is built now, one at a time.
     for step in steps:
         step()
+    artifacts.drop_early_frames()
     log.info("task %s: %s frames and %s chunks ready", task.id, len(frames), len(plan))

@@ -9,6 +9,7 @@ the background pre-generation fills the cache right after ingest with the same f
 from __future__ import annotations
 
 import io
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache, partial
@@ -18,8 +19,8 @@ from PIL import Image
 
 from labelbay.config import Settings, get_settings
 from labelbay.errors import MediaError
+from labelbay.media import codecpool, early, video
 from labelbay.media import frames as codec
-from labelbay.media import video
 from labelbay.media.cache import CacheEntry, MediaCache
 from labelbay.media.models import Frame, TaskData
 from labelbay.media.receiving import index_key
@@ -35,6 +36,7 @@ def configure(settings: Settings, cache: MediaCache) -> None:
     """Sets the settings and cache this process builds artifacts with (server, worker)."""
     global _runtime
     _runtime = (settings, cache)
+    codecpool.configure(settings.codec_processes)
 
 
 def runtime() -> tuple[Settings, MediaCache]:
@@ -44,6 +46,7 @@ def runtime() -> tuple[Settings, MediaCache]:
         if _runtime is None:
             settings = get_settings()
             _runtime = (settings, make_cache(settings))
+            codecpool.configure(settings.codec_processes)
         return _runtime
 
 
@@ -77,9 +80,29 @@ def raw_path(settings: Settings, data: TaskData, frame: Frame) -> Path:
     return path
 
 
+def raw_dir(settings: Settings, data: TaskData) -> Path:
+    """The folder of the task's stored files on this machine."""
+    path = media_storage(settings).local_path(f"{data.path}/raw")
+    if path is None:
+        raise NotImplementedError("frames are served from local storage only for now")
+    return path
+
+
 def version(data: TaskData) -> str:
+    """The key prefix of a task's chunks: deleting frames changes the chunks (a new version)."""
     stamp = int(data.chunks_updated_date.timestamp() * 1_000_000)
     return f"d{data.id}.v{stamp}.q{data.image_quality}"
+
+
+def frames_version(data: TaskData) -> str:
+    """The key prefix of single frames and previews: a frame's pixels never change (deleting
+    it only marks it), so its compressed copy stays valid across chunk versions."""
+    return f"d{data.id}.q{data.image_quality}"
+
+
+def snapshot(data: TaskData) -> TaskData:
+    """A copy attached to no session, safe to keep between requests (read-only use)."""
+    return TaskData(**{c.key: getattr(data, c.key) for c in TaskData.__table__.columns})
 
 
 def is_video(data: TaskData) -> bool:
@@ -92,6 +115,19 @@ class Artifacts:
     def __init__(self, settings: Settings, cache: MediaCache, data: TaskData) -> None:
         self.settings, self.cache, self.data = settings, cache, data
         self.prefix = version(data)
+        self.frames_prefix = frames_version(data)
+
+    # -- cache keys (the request fast path looks entries up by these) -------------------------
+
+    def frame_key(self, number: int, quality: str) -> str:
+        kind = "cf" if quality == COMPRESSED else "of"
+        return f"{self.frames_prefix}.{kind}{number}"
+
+    def preview_key(self, number: int) -> str:
+        return f"{self.frames_prefix}.pv{number}"
+
+    def chunk_key(self, lo: int, hi: int, quality: str) -> str:
+        return f"{self.prefix}.{'oc' if quality == ORIGINAL else 'cc'}{lo}-{hi}"
 
     # -- video access -------------------------------------------------------------------------
 
@@ -121,21 +157,37 @@ class Artifacts:
     # -- single frames --------------------------------------------------------------------------
 
     def _get(self, key: str, build: Callable[[], bytes]) -> tuple[CacheEntry, str]:
-        return self.cache.get_or_build(f"{self.prefix}.{key}", build)
+        return self.cache.get_or_build(key, build)
 
     def original_video_frame(self, frame: Frame) -> tuple[CacheEntry, str]:
         """A video frame as decoded, losslessly (PNG)."""
-        return self._get(f"of{frame.frame}", lambda: _png(self._decode(frame)))
+        key = self.frame_key(frame.frame, ORIGINAL)
+        return self._get(key, lambda: _png(self._decode(frame)))
 
     def compressed_frame(self, frame: Frame) -> tuple[CacheEntry, str]:
+        key = self.frame_key(frame.frame, COMPRESSED)
+        return self._get(key, self._compress_builder(frame))
+
+    def _compress_builder(self, frame: Frame) -> Callable[[], bytes]:
         quality = self.data.image_quality
         if is_video(self.data):
-            return self._get(f"cf{frame.frame}", lambda: _jpeg(self._decode(frame), quality))
+            return lambda: _jpeg(self._decode(frame), quality)
         src = raw_path(self.settings, self.data, frame)
-        return self._get(
-            f"cf{frame.frame}",
-            lambda: codec.compress_image(src, quality=quality, name=frame.name),
-        )
+        made_early = early.sidecar(raw_dir(self.settings, self.data), frame.path, quality)
+
+        def build() -> bytes:
+            try:
+                return made_early.read_bytes()  # compressed while the upload arrived
+            except OSError:
+                return codecpool.run(codec.compress_image, src, quality=quality, name=frame.name)
+
+        return build
+
+    def drop_early_frames(self) -> None:
+        """Removes the sidecars made on arrival (media.early), once the cache holds their
+        frames."""
+        for folder in raw_dir(self.settings, self.data).glob(".q*"):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def preview(self, frame: Frame) -> tuple[CacheEntry, str]:
         def build() -> bytes:
@@ -143,30 +195,28 @@ class Artifacts:
                 image = self._decode(frame)
                 image.thumbnail((256, 256))
                 return _jpeg(image, 85)
-            return codec.make_preview(raw_path(self.settings, self.data, frame), name=frame.name)
+            src = raw_path(self.settings, self.data, frame)
+            return codecpool.run(codec.make_preview, src, name=frame.name)
 
-        return self._get(f"pv{frame.frame}", build)
+        return self._get(self.preview_key(frame.frame), build)
 
     # -- chunks ---------------------------------------------------------------------------------
 
     def chunk(self, frames: Sequence[Frame], quality: str) -> tuple[CacheEntry, str]:
-        lo, hi = frames[0].frame, frames[-1].frame
-        key = f"{'oc' if quality == ORIGINAL else 'cc'}{lo}-{hi}"
+        key = self.chunk_key(frames[0].frame, frames[-1].frame, quality)
         return self._get(key, lambda: self._build_chunk(frames, quality))
 
     def warm_chunk(self, frames: Sequence[Frame], quality: str) -> None:
         """Builds a chunk (and the frames in it) here, without the request-path timeout."""
-        lo, hi = frames[0].frame, frames[-1].frame
-        key = f"{'oc' if quality == ORIGINAL else 'cc'}{lo}-{hi}"
+        key = self.chunk_key(frames[0].frame, frames[-1].frame, quality)
         self._inline(key, lambda: self._build_chunk(frames, quality))
 
     def warm_preview(self, frame: Frame) -> None:
         self.preview(frame)
 
-    def _inline(self, key: str, build: Callable[[], bytes]) -> bytes:
+    def _inline(self, full: str, build: Callable[[], bytes]) -> bytes:
         """An artifact needed while building another: read it, or build it here (not in the
         build pool, whose workers may all be busy with chunks waiting for their frames)."""
-        full = f"{self.prefix}.{key}"
         entry = self.cache.get(full)
         if entry is not None:
             try:
@@ -189,13 +239,15 @@ class Artifacts:
                 for f in frames
             ]
             return _zip(members)
-        q = self.data.image_quality
-
-        def jpeg(f: Frame) -> Callable[[], bytes]:
-            src = raw_path(self.settings, self.data, f)
-            return lambda: codec.compress_image(src, quality=q, name=f.name)
-
-        return _zip([(f"{f.frame:06d}.jpg", self._inline(f"cf{f.frame}", jpeg(f))) for f in frames])
+        return _zip(
+            [
+                (
+                    f"{f.frame:06d}.jpg",
+                    self._inline(self.frame_key(f.frame, COMPRESSED), self._compress_builder(f)),
+                )
+                for f in frames
+            ]
+        )
 
     def _build_video_chunk(self, frames: Sequence[Frame], quality: str) -> bytes:
         """Decodes the range once, streaming: each frame is encoded (and its JPEG cached) as
@@ -207,7 +259,7 @@ class Artifacts:
             nonlocal decoded
             for f, image in zip(frames, self._decode_range(frames), strict=False):
                 decoded += 1
-                self._inline(f"cf{f.frame}", partial(_jpeg, image, q))
+                self._inline(self.frame_key(f.frame, COMPRESSED), partial(_jpeg, image, q))
                 yield f, image
 
         def check() -> None:
@@ -220,7 +272,10 @@ class Artifacts:
         if quality == ORIGINAL:
             # Each pass caches the frames in its own quality only: a 1080p PNG is megabytes.
             members = [
-                (f"{f.frame:06d}.png", self._inline(f"of{f.frame}", partial(_png, image)))
+                (
+                    f"{f.frame:06d}.png",
+                    self._inline(self.frame_key(f.frame, ORIGINAL), partial(_png, image)),
+                )
                 for f, image in passing()
             ]
             check()

@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 
 from labelbay.errors import Invalid, MediaError
-from labelbay.media import archives, images, video
+from labelbay.media import archives, early, images, video
 from labelbay.uploads.service import STAGED
 
 MANIFEST = "manifest.jsonl"
@@ -80,6 +80,7 @@ def _receive_image(area: Path, path: Path, max_pixels: int) -> None:
         raise
     os.replace(path, target)
     _append(area, [line])
+    early.pool().submit(raw, name, early.announced_quality(area))
 
 
 def _receive_archive(area: Path, path: Path, max_pixels: int) -> None:
@@ -102,6 +103,9 @@ def _receive_archive(area: Path, path: Path, max_pixels: int) -> None:
                 (raw / member).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(unpack / member, raw / member)
         _append(area, lines)
+        quality = early.announced_quality(area)
+        for member in members:
+            early.pool().submit(raw, member, quality)
     finally:
         shutil.rmtree(unpack, ignore_errors=True)
         path.unlink(missing_ok=True)

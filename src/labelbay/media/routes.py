@@ -20,7 +20,7 @@ from labelbay.config import Settings
 from labelbay.errors import AppError, Invalid, NotFound
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
-from labelbay.media import delivery, receiving, service
+from labelbay.media import delivery, early, fastpath, receiving, service
 from labelbay.media.cache import CacheBusy, CacheEntry
 from labelbay.media.models import TaskData
 from labelbay.media.schemas import DataParams, MetaUpdate
@@ -54,6 +54,17 @@ def _receiver(settings: Settings, area: str) -> uploads.Receiver:
             raise
 
     return receive
+
+
+def _quality_hint(settings: Settings, area: str) -> protocol.FieldsHook:
+    """Images are compressed as they arrive (media.early) at the quality the upload names."""
+    folder = uploads.area_dir(settings, area)
+
+    def hint(fields: dict[str, Any]) -> None:
+        if "image_quality" in fields:
+            early.note_quality(folder, fields["image_quality"])
+
+    return hint
 
 
 # Metadata routes come before the upload routes: "/data/meta" must not be read as an upload id.
@@ -138,7 +149,7 @@ async def upload_task_data(
     return await protocol.dispatch(
         request, session, settings, user, area=area,
         location_base=f"{base}/api/tasks/{task.id}/data", keep_names=True, finish=finish,
-        receiver=_receiver(settings, area),
+        receiver=_receiver(settings, area), on_fields=_quality_hint(settings, area),
     )  # fmt: skip
 
 
@@ -213,6 +224,12 @@ def _serve_frame(
         return _serve_cached(request, lambda: artifacts.compressed_frame(frame), "image/jpeg")
     if not delivery.is_video(data):
         path = delivery.raw_path(settings, data, frame)
+        # The fast path learns the files of this frame's whole chunk: the next ones follow.
+        lo = number - number % data.chunk_size
+        for near in service.frames_in(session, data, lo, lo + data.chunk_size - 1):
+            request.app.state.views.remember_file(
+                data.id, near.frame, delivery.raw_path(settings, data, near), near.mime
+            )
         return file_response(request, path, frame.mime, extra_headers=_status("file"))
     return _serve_cached(request, lambda: artifacts.original_video_frame(frame), "image/png")
 
@@ -234,8 +251,7 @@ def _serve_chunk(
 ) -> Response:
     frames = service.frames_in(session, data, lo, hi)
     artifacts = _artifacts(request, settings, data)
-    is_mp4 = delivery.is_video(data) and quality == "compressed"
-    media_type = "video/mp4" if is_mp4 else "application/zip"
+    media_type = fastpath.chunk_media_type(data, quality)
     return _serve_cached(request, lambda: artifacts.chunk(frames, quality), media_type)
 
 
@@ -258,8 +274,10 @@ def _data_type(request: Request) -> str:
 def task_data(
     task_id: int, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
 ) -> Response:
+    stamp = request.app.state.views.stamp()  # before reading: see fastpath.Views
     task = tasks_service.get_task(session, task_id, user)
     data = service.get_data(session, task)
+    _remember(request, settings, user, "tasks", task.id, data, 0, data.size - 1, stamp)
     kind, quality = _data_type(request), _quality(request)
     number = _int_param(request, "number")
     if kind == "preview":
@@ -271,11 +289,7 @@ def task_data(
         raise NotFound("related images of frame", number)
     if kind == "frame":
         return _serve_frame(request, settings, session, data, number, quality)
-    size = data.chunk_size
-    last = (data.size - 1) // size
-    if not 0 <= number <= last:
-        raise Invalid(f"number: chunk {number} is outside 0-{last}", field="number")
-    lo, hi = number * size, min((number + 1) * size, data.size) - 1
+    lo, hi = fastpath.task_chunk_bounds(data.size, data.chunk_size, number)
     return _serve_chunk(request, settings, session, data, lo, hi, quality)
 
 
@@ -283,9 +297,11 @@ def task_data(
 def job_data(
     job_id: int, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
 ) -> Response:
+    stamp = request.app.state.views.stamp()  # before reading: see fastpath.Views
     job = jobs_service.get_job(session, job_id, user)
     task = session.get_one(Task, job.task_id)
     data = service.get_data(session, task)
+    _remember(request, settings, user, "jobs", job.id, data, job.start_frame, job.stop_frame, stamp)
     kind, quality = _data_type(request), _quality(request)
     number, index = _int_param(request, "number"), _int_param(request, "index")
     if kind == "preview":
@@ -297,22 +313,22 @@ def job_data(
         if kind == "context_image":
             raise NotFound("related images of frame", number)
         return _serve_frame(request, settings, session, data, number, quality)
-    if (number is None) == (index is None):
-        raise Invalid("give exactly one of number (task chunk) or index (job chunk)", field="index")
-    size = data.chunk_size
-    if index is not None:
-        lo = job.start_frame + index * size
-        if index < 0 or lo > job.stop_frame:
-            last = (job.stop_frame - job.start_frame) // size
-            raise Invalid(f"index: chunk {index} is outside 0-{last}", field="index")
-        hi = min(lo + size - 1, job.stop_frame)
-    else:
-        assert number is not None
-        lo = max(number * size, job.start_frame)
-        hi = min((number + 1) * size - 1, job.stop_frame)
-        if number < 0 or lo > hi:
-            raise Invalid(f"number: chunk {number} has no frames of this job", field="number")
+    lo, hi = fastpath.job_chunk_bounds(
+        job.start_frame, job.stop_frame, data.chunk_size, number=number, index=index
+    )
     return _serve_chunk(request, settings, session, data, lo, hi, quality)
+
+
+def _remember(
+    request: Request, settings: Settings, user: Any, kind: str, obj_id: int, data: TaskData,
+    lo: int, hi: int, stamp: fastpath.Stamp,
+) -> None:  # fmt: skip
+    """Leaves what this user may fetch here for the fast path (see media.fastpath)."""
+    view = fastpath.make_view(
+        settings, request.app.state.media_cache, data, lo=lo, hi=hi, for_job=kind == "jobs",
+        stamp=stamp,
+    )  # fmt: skip
+    request.app.state.views.remember(user.id, kind, obj_id, view)
 
 
 @router.get("/tasks/{task_id}/preview")

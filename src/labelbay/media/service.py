@@ -20,7 +20,7 @@ from labelbay.db import iso, later_than, utcnow
 from labelbay.errors import Conflict, Invalid, MediaError
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
-from labelbay.media import delivery, receiving, sorting
+from labelbay.media import delivery, early, receiving, sorting
 from labelbay.media.models import Frame, TaskData
 from labelbay.media.schemas import DataParams
 from labelbay.tasks import service as tasks_service
@@ -145,6 +145,9 @@ def ingest(
     session.flush()
     storage = delivery.media_storage(settings)
     storage.rename_into(staged, f"{rel}/raw")
+    moved_to = storage.local_path(f"{rel}/raw")
+    if moved_to is not None:  # images still waiting to be compressed follow the move
+        early.pool().moved(staged, moved_to)
     if not clip and len(chosen) < total:
         keep = {c.name for c in chosen}
         for name in ordered:

@@ -3,6 +3,7 @@ Upload-Finish > Upload-Start > Upload-Length (TUS create) > Upload-Multiple > on
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, BinaryIO
@@ -27,6 +28,8 @@ TUS_HEADERS = {
 MAX_FORM_FILES = 1_000_000
 
 Finish = Callable[[dict[str, Any]], Awaitable[Response]]
+FieldsHook = Callable[[dict[str, Any]], None]
+"""Sees the plain fields an upload request carried before its files are stored."""
 
 
 async def save_form_files(
@@ -35,8 +38,10 @@ async def save_form_files(
     settings: Settings,
     area: str,
     receiver: service.Receiver | None = None,
+    on_fields: FieldsHook | None = None,
 ) -> dict[str, Any]:
-    """Stores the files of a multipart body; returns its other fields."""
+    """Stores the files of a multipart body; returns its other fields (shown to
+    ``on_fields`` before the files are stored)."""
     form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FILES)
     fields: dict[str, Any] = {}
     files: list[tuple[str, BinaryIO]] = []
@@ -46,6 +51,8 @@ async def save_form_files(
                 files.append((value.filename or "", value.file))
             else:
                 fields[key] = value
+        if on_fields is not None:
+            on_fields(fields)
         await run_in_threadpool(
             partial(service.save_files, receiver=receiver), session, settings, area, files
         )
@@ -65,14 +72,19 @@ async def dispatch(
     keep_names: bool,
     finish: Finish,
     receiver: service.Receiver | None = None,
+    on_fields: FieldsHook | None = None,
 ) -> Response:
     headers = request.headers
+    save = partial(save_form_files, receiver=receiver, on_fields=on_fields)
     if "upload-finish" in headers:
         if headers.get("content-type", "").startswith("multipart/"):
-            return await finish(await save_form_files(request, session, settings, area, receiver))
+            return await finish(await save(request, session, settings, area))
         return await finish(await json_body(request))
     if "upload-start" in headers:
         await run_in_threadpool(service.start, session, settings, area)
+        if on_fields is not None and headers.get("content-type", "").startswith("application/json"):
+            with contextlib.suppress(Invalid):  # the body is optional here: hints only
+                on_fields(await json_body(request))
         return Response(status_code=202)
     if "upload-length" in headers:
         try:
@@ -102,11 +114,11 @@ async def dispatch(
             },
         )
     if "upload-multiple" in headers:
-        await save_form_files(request, session, settings, area, receiver)
+        await save(request, session, settings, area)
         return FastJSONResponse({"detail": "files received"}, status_code=200)
     # A one-shot request: files and parameters in one multipart body.
     await run_in_threadpool(service.start, session, settings, area)
-    return await finish(await save_form_files(request, session, settings, area, receiver))
+    return await finish(await save(request, session, settings, area))
 
 
 async def read_chunk(request: Request, limit: int, filename: str) -> bytes:
