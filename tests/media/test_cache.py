@@ -548,3 +548,49 @@ def test_stress_many_threads_two_instances(tmp_path: Path, make_cache: MakeCache
     assert sum(cache.stats()["evictions"] for cache in caches) > 0
     assert set(builds) <= set(keys)
     assert [p for p in root.rglob(".*")] == []
+
+
+def test_background_builds_have_their_own_lower_priority_threads(make_cache: MakeCache) -> None:
+    cache = make_cache(workers=1, build_timeout=0.2)
+    started, release = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def slow_background() -> bytes:
+        seen["thread"] = threading.current_thread().name
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        started.set()
+        release.wait(10)
+        return b"background"
+
+    done: list[tuple[CacheEntry, str]] = []
+    worker = threading.Thread(
+        target=lambda: done.append(cache.get_or_build("bg", slow_background, background=True))
+    )
+    worker.start()
+    assert started.wait(10)
+    # The request pool (one thread) is free although the background build still runs, and a
+    # background build is never cut short by the request timeout (0.2 s here).
+    entry, status = cache.get_or_build("fg", lambda: b"request")
+    assert (entry.path.read_bytes(), status) == (b"request", "built")
+    time.sleep(0.4)
+    release.set()
+    worker.join(10)
+    assert done and done[0][0].path.read_bytes() == b"background"
+    assert str(seen["thread"]).startswith("media-cache-background")
+    assert seen["nice"] == os.getpriority(os.PRIO_PROCESS, 0) + cache_module.BACKGROUND_NICENESS
+
+
+def test_a_build_may_give_a_file_which_is_moved_into_place(make_cache: MakeCache) -> None:
+    cache = make_cache()
+
+    def build() -> Path:
+        scratch = cache.scratch_file()
+        scratch.write_bytes(b"written in pieces")
+        return scratch
+
+    entry, status = cache.get_or_build("big", build)
+    assert status == "built"
+    assert entry.path.read_bytes() == b"written in pieces"
+    assert cache.stats()["bytes"] == len(b"written in pieces")
+    assert list((cache.root / cache_module.SCRATCH).iterdir()) == []
+    assert cache.get("big") == entry

@@ -88,7 +88,7 @@ def prepare_data(session: Session, *, task_id: int, operation_id: str) -> None:
     # End the read transaction before the long part: on SQLite an open transaction of this
     # session would hold the write lock while chunks are built.
     session.commit()
-    artifacts = delivery.Artifacts(settings, cache, data)
+    artifacts = delivery.Artifacts(settings, cache, data, background=True)
     size = data.chunk_size
     plan = chunk_order(data.size, size, [job.start_frame for job in jobs])
     steps: list[Callable[[], object]] = []

@@ -41,6 +41,7 @@ call would wait for a pool thread that the outer build is holding.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -68,6 +69,11 @@ EVICT_TO = 0.9
 STALE_TEMP_AGE = 600.0
 
 _HEX = frozenset("0123456789abcdef")
+BACKGROUND_NICENESS = 10
+SCRATCH = "scratch"
+"""The folder where builds write large entries before they are moved into place."""
+Built = bytes | Path
+"""What a build gives: the entry's bytes, or a file it wrote (moved into place)."""
 _WRITE_ATTEMPTS = 3
 
 
@@ -162,6 +168,12 @@ class MediaCache:
         self.rescan_interval = rescan_interval
 
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="media-cache-build")
+        # Pre-generation's builds (long video chunks...) never hold the threads requests
+        # wait on, and yield the CPU to them: these threads run at a lower priority.
+        self._background = ThreadPoolExecutor(
+            self.workers, thread_name_prefix="media-cache-background",
+            initializer=_lower_priority,
+        )  # fmt: skip
         self._lock = threading.Lock()
         self._index: OrderedDict[str, _Slot] = OrderedDict()  # least recently used first
         self._bytes = 0
@@ -232,7 +244,10 @@ class MediaCache:
             raise TypeError(f"cache data must be bytes, got {type(data).__name__}")
         digest = _digest(key)
         path = self.root / digest[:2] / digest[2:]
-        st = _write_atomically(path, data)
+        return self._record(digest, _write_atomically(path, data))
+
+    def _record(self, digest: str, st: os.stat_result) -> CacheEntry:
+        """Indexes a file just put in place, evicting what the bound asks for."""
         now = time.time()
         with self._lock:
             old = self._index.pop(digest, None)
@@ -246,7 +261,23 @@ class MediaCache:
         self._remove_files(victims)
         if scan:
             self._rescan_in_background()
-        return _entry(path, digest, st)
+        return _entry(self.root / digest[:2] / digest[2:], digest, st)
+
+    def scratch_file(self) -> Path:
+        """A fresh path for a build to write a large entry into (a hidden temporary name in
+        the cache, so a crash leaves nothing a scan keeps); return it from the build."""
+        folder = self.root / SCRATCH
+        folder.mkdir(exist_ok=True)
+        return folder / f".build.{secrets.token_hex(8)}.tmp"
+
+    def put_file(self, key: str, source: Path) -> CacheEntry:
+        """Moves a finished file (on the cache's file system) into place as ``key``."""
+        digest = _digest(key)
+        path = self.root / digest[:2] / digest[2:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, path)
+        st = os.stat(path)
+        return self._record(digest, st)
 
     def discard(self, key: str) -> bool:
         """Removes ``key``'s entry; ``True`` if there was a file to remove."""
@@ -262,7 +293,12 @@ class MediaCache:
     # -- building -----------------------------------------------------------------------
 
     def get_or_build(
-        self, key: str, build: Callable[[], bytes], *, what: str | None = None
+        self,
+        key: str,
+        build: Callable[[], Built],
+        *,
+        what: str | None = None,
+        background: bool = False,
     ) -> tuple[CacheEntry, str]:
         """The entry for ``key``, built by ``build()`` if missing.
 
@@ -271,7 +307,10 @@ class MediaCache:
         caller had started). Raises :class:`CacheBusy` when the build takes longer than
         ``build_timeout`` (it goes on and is stored when done) or too many builds are
         pending; raises the build's own exception if it failed. ``what`` names the thing
-        in error messages (default: the key).
+        in error messages (default: the key). ``background`` builds run in a pool of their
+        own at a lower CPU priority, without the timeout; requests for the same key join
+        them. ``build`` returns the bytes, or a file it wrote (see :meth:`scratch_file`),
+        which is moved into place.
         """
         entry = self.get(key)
         if entry is not None:
@@ -295,12 +334,13 @@ class MediaCache:
                             f"{label} will be built when retried in {self.retry_after} s"
                         ),
                     )
-                future = self._pool.submit(self._build, key, digest, build)
+                pool = self._background if background else self._pool
+                future = pool.submit(self._build, key, digest, build)
                 self._inflight[digest] = future
             else:
                 self._joined += 1
         try:
-            entry, fresh = future.result(timeout=self.build_timeout)
+            entry, fresh = future.result(timeout=None if background else self.build_timeout)
         except TimeoutError:
             with self._lock:
                 self._busy += 1
@@ -317,7 +357,7 @@ class MediaCache:
             return entry, "joined"
         return entry, "built" if fresh else "hit"
 
-    def _build(self, key: str, digest: str, build: Callable[[], bytes]) -> tuple[CacheEntry, bool]:
+    def _build(self, key: str, digest: str, build: Callable[[], Built]) -> tuple[CacheEntry, bool]:
         """Runs in the pool; ``(entry, True)`` if built, ``(entry, False)`` if found."""
         try:
             # Another thread's build may have finished between our miss and our submit,
@@ -333,7 +373,7 @@ class MediaCache:
             except Exception:
                 log.warning("building cache entry %s failed", key, exc_info=True)
                 raise
-            entry = self.put(key, data)
+            entry = self.put_file(key, data) if isinstance(data, Path) else self.put(key, data)
             log.debug(
                 "built %s: %d bytes in %.3f s", key, entry.size, time.perf_counter() - started
             )
@@ -459,7 +499,11 @@ class MediaCache:
         found: dict[str, tuple[int, float]] = {}
         now = time.time()
         try:
-            tops = [e for e in os.scandir(self.root) if len(e.name) == 2 and _is_hex(e.name)]
+            tops = [
+                e
+                for e in os.scandir(self.root)
+                if (len(e.name) == 2 and _is_hex(e.name)) or e.name == SCRATCH
+            ]
         except FileNotFoundError:
             return found
         for top in tops:
@@ -506,8 +550,17 @@ class MediaCache:
             self._closed = True
             thread = self._scan_thread
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        self._background.shutdown(wait=wait, cancel_futures=not wait)
         if wait and thread is not None and thread.is_alive():
             thread.join()
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):
+        thread = threading.get_native_id()
+        os.setpriority(
+            os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICENESS
+        )
 
 
 def _entry(path: Path, digest: str, st: os.stat_result) -> CacheEntry:

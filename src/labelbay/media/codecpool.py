@@ -1,19 +1,23 @@
-"""Image encoding in worker processes, so that it uses every core.
+"""Background image and video encoding in worker processes: every core, and requests first.
 
 Compressing a 1080p image costs about 20 ms of CPU. Pillow releases the GIL while it decodes
 and encodes, but not in between, and two threads of one process reach only about 1.4 cores
-on a 2-core machine where two processes reach 2. So the cache's build threads hand the
-CPU-heavy part of an image build to a small pool of processes and wait for the bytes (the
-waiting thread holds no GIL); single-flight, bounds and timeouts stay with the cache.
+on a 2-core machine where two processes reach 2. So the background work (pre-generation,
+images compressed on arrival) hands its CPU-heavy part to a small pool of processes and
+waits for the bytes (the waiting thread holds no GIL); single-flight, bounds and timeouts
+stay with the cache. The workers run at a lower CPU priority (nice 10): a build a request
+waits for runs in the server's own threads at normal priority and gets the CPU first.
 
 The workers come from a ``forkserver`` (never a fork of the threaded server) and import only
-Pillow and :mod:`labelbay.media.frames`, about 20 MB each. The pool starts on first use.
-``LABELBAY_CODEC_PROCESSES`` sets its size (default: one per CPU; 0 runs everything in the
-calling thread, as tests of the codec itself do).
+Pillow, PyAV and the codec modules (:mod:`labelbay.media.frames`, :mod:`labelbay.media.video`).
+Video chunks are made there too: one decoding pass gives the MP4 and every frame's JPEG.
+The pool starts on first use. ``LABELBAY_CODEC_PROCESSES`` sets its size (default: one per
+CPU; 0 runs everything in the calling thread, as tests of the codec itself do).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -30,7 +34,8 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_PRELOAD = ["labelbay.media.frames", "labelbay.memory"]
+NICENESS = 10
+_PRELOAD = ["labelbay.media.frames", "labelbay.media.video", "labelbay.memory"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -63,8 +68,14 @@ def _get() -> ProcessPoolExecutor | None:
                 return None
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
-            _pool = ProcessPoolExecutor(workers, mp_context=context, initializer=tune_malloc)
+            _pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
         return _pool
+
+
+def _start_worker() -> None:
+    tune_malloc()
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
 
 
 def run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

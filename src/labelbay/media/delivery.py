@@ -11,9 +11,10 @@ from __future__ import annotations
 import io
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from PIL import Image
 
@@ -21,12 +22,14 @@ from labelbay.config import Settings, get_settings
 from labelbay.errors import MediaError
 from labelbay.media import codecpool, early, video
 from labelbay.media import frames as codec
-from labelbay.media.cache import CacheEntry, MediaCache
+from labelbay.media.cache import Built, CacheEntry, MediaCache
 from labelbay.media.models import Frame, TaskData
 from labelbay.media.receiving import index_key
 from labelbay.storage import Storage, make_storage
 
 ORIGINAL, COMPRESSED = "original", "compressed"
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _runtime: tuple[Settings, MediaCache] | None = None
 _runtime_lock = threading.Lock()
@@ -112,8 +115,12 @@ def is_video(data: TaskData) -> bool:
 class Artifacts:
     """The cached artifacts of one task's data, built on demand."""
 
-    def __init__(self, settings: Settings, cache: MediaCache, data: TaskData) -> None:
+    def __init__(
+        self, settings: Settings, cache: MediaCache, data: TaskData, *, background: bool = False
+    ) -> None:
+        """``background``: builds for pre-generation (a pool of their own, lower priority)."""
         self.settings, self.cache, self.data = settings, cache, data
+        self.background = background
         self.prefix = version(data)
         self.frames_prefix = frames_version(data)
 
@@ -156,8 +163,15 @@ class Artifacts:
 
     # -- single frames --------------------------------------------------------------------------
 
-    def _get(self, key: str, build: Callable[[], bytes]) -> tuple[CacheEntry, str]:
-        return self.cache.get_or_build(key, build)
+    def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """CPU-heavy work: pre-generation's goes to the codec processes (which run at a lower
+        priority), a request's runs right here, first in line for the CPU."""
+        if self.background:
+            return codecpool.run(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    def _get(self, key: str, build: Callable[[], Built]) -> tuple[CacheEntry, str]:
+        return self.cache.get_or_build(key, build, background=self.background)
 
     def original_video_frame(self, frame: Frame) -> tuple[CacheEntry, str]:
         """A video frame as decoded, losslessly (PNG)."""
@@ -179,7 +193,7 @@ class Artifacts:
             try:
                 return made_early.read_bytes()  # compressed while the upload arrived
             except OSError:
-                return codecpool.run(codec.compress_image, src, quality=quality, name=frame.name)
+                return self._run(codec.compress_image, src, quality=quality, name=frame.name)
 
         return build
 
@@ -196,7 +210,7 @@ class Artifacts:
                 image.thumbnail((256, 256))
                 return _jpeg(image, 85)
             src = raw_path(self.settings, self.data, frame)
-            return codecpool.run(codec.make_preview, src, name=frame.name)
+            return self._run(codec.make_preview, src, name=frame.name)
 
         return self._get(self.preview_key(frame.frame), build)
 
@@ -205,14 +219,6 @@ class Artifacts:
     def chunk(self, frames: Sequence[Frame], quality: str) -> tuple[CacheEntry, str]:
         key = self.chunk_key(frames[0].frame, frames[-1].frame, quality)
         return self._get(key, lambda: self._build_chunk(frames, quality))
-
-    def warm_chunk(self, frames: Sequence[Frame], quality: str) -> None:
-        """Builds a chunk (and the frames in it) here, without the request-path timeout."""
-        key = self.chunk_key(frames[0].frame, frames[-1].frame, quality)
-        self._inline(key, lambda: self._build_chunk(frames, quality))
-
-    def warm_preview(self, frame: Frame) -> None:
-        self.preview(frame)
 
     def _inline(self, full: str, build: Callable[[], bytes]) -> bytes:
         """An artifact needed while building another: read it, or build it here (not in the
@@ -227,72 +233,82 @@ class Artifacts:
         self.cache.put(full, data)
         return data
 
-    def _build_chunk(self, frames: Sequence[Frame], quality: str) -> bytes:
+    def _build_chunk(self, frames: Sequence[Frame], quality: str) -> Built:
         if is_video(self.data):
             return self._build_video_chunk(frames, quality)
         if quality == ORIGINAL:
-            members = [
+            originals: list[codec.ZipMember] = [
                 (
                     f"{f.frame:06d}{Path(f.path).suffix.lower()}",
-                    raw_path(self.settings, self.data, f).read_bytes(),
+                    raw_path(self.settings, self.data, f),
                 )
                 for f in frames
             ]
-            return _zip(members)
-        return _zip(
-            [
-                (
-                    f"{f.frame:06d}.jpg",
-                    self._inline(self.frame_key(f.frame, COMPRESSED), self._compress_builder(f)),
-                )
-                for f in frames
-            ]
+            return self._zip_file(originals)
+        return self._zip_file(
+            (
+                f"{f.frame:06d}.jpg",
+                self._inline(self.frame_key(f.frame, COMPRESSED), self._compress_builder(f)),
+            )
+            for f in frames
         )
 
-    def _build_video_chunk(self, frames: Sequence[Frame], quality: str) -> bytes:
-        """Decodes the range once, streaming: each frame is encoded (and its JPEG cached) as
-        it is decoded, so a chunk build holds one decoded frame at a time, not the chunk."""
-        q = self.data.image_quality
-        decoded = 0
+    def _raw(self, frame: Frame) -> Path:
+        return raw_path(self.settings, self.data, frame)
 
-        def passing() -> Iterator[tuple[Frame, Image.Image]]:
-            nonlocal decoded
-            for f, image in zip(frames, self._decode_range(frames), strict=False):
-                decoded += 1
-                self._inline(self.frame_key(f.frame, COMPRESSED), partial(_jpeg, image, q))
-                yield f, image
-
-        def check() -> None:
-            if decoded < len(frames):
-                raise MediaError(
-                    f"frames {frames[decoded].frame}-{frames[-1].frame} could not be decoded",
-                    file=frames[0].path,
-                )
-
-        if quality == ORIGINAL:
-            # Each pass caches the frames in its own quality only: a 1080p PNG is megabytes.
-            members = [
-                (
-                    f"{f.frame:06d}.png",
-                    self._inline(self.frame_key(f.frame, ORIGINAL), partial(_png, image)),
-                )
-                for f, image in passing()
-            ]
-            check()
-            return _zip(members)
+    def _zip_file(self, members: Iterable[codec.ZipMember]) -> Path:
+        """Writes a zip chunk into a scratch file of the cache, one member at a time."""
+        target = self.cache.scratch_file()
         try:
-            encoded = video.encode_mp4((image for _, image in passing()), fps=25.0, quality=q)
-        except ValueError:
-            check()  # nothing decoded: say which frames, not "empty input"
+            with open(target, "wb") as out:
+                codec.write_zip_chunk(out, members)
+        except BaseException:
+            target.unlink(missing_ok=True)
             raise
-        check()
-        return encoded
+        return target
 
+    def _build_video_chunk(self, frames: Sequence[Frame], quality: str) -> Built:
+        """Decodes the range once. The compressed chunk is made in a codec process, which
+        gives the MP4 and each frame's JPEG (cached here too); the original chunk streams
+        each frame's PNG into the zip file as it is decoded (and caches it)."""
+        if quality == ORIGINAL:
+            decoded = 0
 
-def _zip(members: list[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    codec.write_zip_chunk(buffer, [(name, data) for name, data in members])
-    return buffer.getvalue()
+            def passing() -> Iterator[codec.ZipMember]:
+                nonlocal decoded
+                for f, image in zip(frames, self._decode_range(frames), strict=False):
+                    decoded += 1
+                    key = self.frame_key(f.frame, ORIGINAL)
+                    yield f"{f.frame:06d}.png", self._inline(key, partial(_png, image))
+
+            built = self._zip_file(passing())
+            if decoded < len(frames):
+                built.unlink(missing_ok=True)
+                self._missing(frames, decoded)
+            return built
+        path, index = self._video(frames[0])
+        try:
+            mp4, jpegs = self._run(
+                video.build_compressed_chunk, path, index.to_bytes(),
+                self._video_number(frames[0].frame), self._video_number(frames[-1].frame),
+                step=self.data.frame_step, quality=self.data.image_quality, name=frames[0].path,
+            )  # fmt: skip
+        except ValueError:
+            self._missing(frames, 0)  # nothing decoded: say which frames, not "empty input"
+            raise
+        for f, jpeg in zip(frames, jpegs, strict=False):
+            key = self.frame_key(f.frame, COMPRESSED)
+            if self.cache.get(key) is None:
+                self.cache.put(key, jpeg)
+        if len(jpegs) < len(frames):
+            self._missing(frames, len(jpegs))
+        return mp4
+
+    def _missing(self, frames: Sequence[Frame], decoded: int) -> None:
+        raise MediaError(
+            f"frames {frames[decoded].frame}-{frames[-1].frame} could not be decoded",
+            file=frames[0].path,
+        )
 
 
 def _png(image: Image.Image) -> bytes:
@@ -301,7 +317,4 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _jpeg(image: Image.Image, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+_jpeg = codec.jpeg_bytes

@@ -142,7 +142,8 @@ def make_sidecar(raw_dir: Path, frame_path: str, quality: int) -> Path | None:
 
 def _lower_priority() -> None:
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + NICENESS)
 
 
 _instance: EarlyFrames | None = None

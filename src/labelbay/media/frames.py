@@ -132,6 +132,11 @@ def build_zip_chunk(members: Iterable[ZipMember]) -> bytes:
     return buffer.getvalue()
 
 
+def jpeg_bytes(image: Image.Image, quality: int) -> bytes:
+    """Any decoded image (a video frame...) as an RGB JPEG at ``quality``."""
+    return _encode_jpeg(image.convert("RGB"), quality)
+
+
 def _encode_jpeg(img: Image.Image, quality: int) -> bytes:
     buffer = io.BytesIO()
     img.save(buffer, format="JPEG", quality=quality)

@@ -53,7 +53,7 @@ from av.video.stream import VideoStream
 from PIL import Image
 
 from labelbay.errors import MediaError
-from labelbay.media.frames import to_rgb
+from labelbay.media.frames import jpeg_bytes, to_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -646,6 +646,27 @@ def _to_image(frame: VideoFrame, rotation: int) -> Image.Image:
 
 
 # --------------------------------------------------------------------------- encoding
+
+
+def build_compressed_chunk(
+    path: Path, index: bytes, start: int, stop: int, *, step: int, quality: int, name: str,
+    fps: float = 25.0,
+) -> tuple[bytes, list[bytes]]:  # fmt: skip
+    """A compressed video chunk (MP4 of frames ``start..stop`` by ``step``) and each frame's
+    JPEG at ``quality``, from one decoding pass; made to run in a codec process
+    (media.codecpool), so its arguments and results are plain data. Fewer JPEGs than
+    frames means the video ended early (the MP4 holds the frames that were decoded); no
+    frame at all raises ``ValueError``."""
+    jpegs: list[bytes] = []
+
+    def frames() -> Iterator[Image.Image]:
+        for _, image in decode_range(
+            path, VideoIndex.from_bytes(index), start, stop, step=step, name=name
+        ):
+            jpegs.append(jpeg_bytes(image, quality))
+            yield image
+
+    return encode_mp4(frames(), fps=fps, quality=quality), jpegs
 
 
 def encode_mp4(frames: Iterable[Image.Image], *, fps: float, quality: int) -> bytes:
