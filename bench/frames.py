@@ -640,6 +640,8 @@ class TreeSampler:
         self._thread = threading.Thread(target=self._run, name="rss-tree", daemon=True)
 
     def _read(self) -> int:
+        # The tree is read again each time: codec worker processes start on first use.
+        self.pids = self.server.pids()
         return sum((read_status_kib(pid, "VmRSS") or 0) * 1024 for pid in self.pids)
 
     def _run(self) -> None:

@@ -730,9 +730,15 @@ def _add_video_stream(
     codec = _mp4_codec()
     worse = (100 - quality) / 99  # 0.0 for the best quality, 1.0 for the worst
     if codec == "libx264":
-        # One thread per encoder: chunks are encoded side by side already, and each x264
-        # frame thread holds its own 1080p buffers.
-        options = {"crf": str(round(10 + 41 * worse)), "preset": "veryfast", "threads": "1"}
+        # One thread per encoder (chunks are encoded side by side already) and no lookahead
+        # or B-frames ("zerolatency"): at 1080p that halves the encoder's memory (~100 MB
+        # instead of ~200 MB per chunk being built) for files about 1.6x larger.
+        options = {
+            "crf": str(round(10 + 41 * worse)),
+            "preset": "veryfast",
+            "tune": "zerolatency",
+            "threads": "1",
+        }
     else:  # a fixed quantiser; the square keeps the useful range (2..8) for most qualities
         qscale = str(round(1 + 30 * worse**2))
         options = {"qmin": qscale, "qmax": qscale}
