@@ -32,6 +32,7 @@ from pathlib import Path
 
 from labelbay.media import codecpool
 from labelbay.media import frames as codec
+from labelbay.uploads import service as uploads_service
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,13 @@ class EarlyFrames:
         self._pool = ThreadPoolExecutor(
             workers, thread_name_prefix="early-frames", initializer=_lower_priority
         )
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._pending = 0
         self._closed = False
-        self._moves: dict[Path, Path] = {}
+        self._moves: dict[Path, tuple[Path, int]] = {}  # old -> (new, last job queued before)
+        self._dropped: dict[Path, int] = {}  # folder -> last job number queued before
+        self._queued = 0
+        self._running: dict[Path, int] = {}
 
     def submit(self, raw_dir: Path, frame_path: str, quality: int) -> bool:
         """Queues one image; ``False`` if the queue is full (pre-generation will do it)."""
@@ -89,23 +93,51 @@ class EarlyFrames:
             if self._closed or self._pending >= MAX_PENDING:
                 return False
             self._pending += 1
-        self._pool.submit(self._run, raw_dir, frame_path, quality)
+            self._queued += 1
+            number = self._queued
+        self._pool.submit(self._run, number, raw_dir, frame_path, quality)
         return True
 
     def moved(self, old: Path, new: Path) -> None:
         """A staged folder became a task's media folder: queued images follow it."""
         with self._lock:
             if self._pending:
-                self._moves[old] = new
+                self._moves[old] = (new, self._queued)
 
-    def _run(self, raw_dir: Path, frame_path: str, quality: int) -> None:
+    def forget_under(self, folder: Path) -> None:
+        """``folder`` (an upload area) is about to be removed: its queued images are dropped,
+        and this waits for those being compressed, so that no sidecar is written into it
+        after the removal began."""
+        with self._lock:
+            self._dropped[folder] = self._queued
+            while any(raw.is_relative_to(folder) for raw, n in self._running.items() if n):
+                self._lock.wait(timeout=1.0)
+
+    def _run(self, number: int, raw_dir: Path, frame_path: str, quality: int) -> None:
+        with self._lock:
+            skip = any(
+                raw_dir.is_relative_to(folder) and number <= last
+                for folder, last in self._dropped.items()
+            )
+            moved = self._moves.get(raw_dir)
+            if moved is not None and number <= moved[1]:
+                raw_dir = moved[0]
+            if not skip:
+                self._running[raw_dir] = self._running.get(raw_dir, 0) + 1
         try:
-            make_sidecar(self._moves.get(raw_dir, raw_dir), frame_path, quality)
+            if not skip:
+                make_sidecar(raw_dir, frame_path, quality)
         finally:
             with self._lock:
+                if not skip:
+                    self._running[raw_dir] -= 1
+                    if not self._running[raw_dir]:
+                        del self._running[raw_dir]
                 self._pending -= 1
                 if not self._pending:
                     self._moves.clear()
+                    self._dropped.clear()
+                self._lock.notify_all()
 
     @property
     def pending(self) -> int:
@@ -159,9 +191,20 @@ def pool() -> EarlyFrames:
         return _instance
 
 
+def forget_under(folder: Path) -> None:
+    """See :meth:`EarlyFrames.forget_under` (nothing to do if no image was ever queued)."""
+    with _instance_lock:
+        found = _instance
+    if found is not None:
+        found.forget_under(folder)
+
+
 def close() -> None:
     global _instance
     with _instance_lock:
         found, _instance = _instance, None
     if found is not None:
         found.close()
+
+
+uploads_service.on_clear(forget_under)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ def _receiver(settings: Settings, area: str) -> uploads.Receiver:
         except AppError as exc:
             # One bad file discards the whole upload session: nothing half-done waits for an
             # Upload-Finish. The client starts again with Upload-Start.
-            shutil.rmtree(folder, ignore_errors=True)
+            uploads.discard_area(folder)
             exc.message += " (the files of this upload were discarded; upload them again)"
             raise
 

@@ -63,9 +63,24 @@ def start(session: Session, settings: Settings, area: str) -> None:
     files_dir(settings, area).mkdir(parents=True, exist_ok=True)
 
 
+def on_clear(hook: Callable[[Path], None]) -> None:
+    """``hook(area folder)`` runs before an upload area is removed (work still writing into
+    it stops first)."""
+    _clear_hooks.append(hook)
+
+
+_clear_hooks: list[Callable[[Path], None]] = []
+
+
+def discard_area(folder: Path) -> None:
+    for hook in _clear_hooks:
+        hook(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def clear(session: Session, settings: Settings, area: str) -> None:
     session.execute(delete(Upload).where(Upload.area == area))
-    shutil.rmtree(area_dir(settings, area), ignore_errors=True)
+    discard_area(area_dir(settings, area))
 
 
 def _on_disk(settings: Settings, area: str, name: str) -> bool:
