@@ -65,10 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _hint_first_user(settings)
     log.info("serving on http://%s:%s (data in %s)", args.host, args.port, settings.data_dir)
     if args.workers > 1:
-        uvicorn.run(
-            "labelbay.app:create_app", factory=True, host=args.host, port=args.port,
-            workers=args.workers, log_level=args.log_level, proxy_headers=True,
-        )  # fmt: skip
+        from labelbay.serving import serve_workers
+
+        return serve_workers(args.host, args.port, args.workers, args.log_level)
     else:
         from labelbay.app import create_app
 
