@@ -12,8 +12,12 @@ The supervisor (this process) starts the workers, restarts one that dies (at mos
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -23,6 +27,7 @@ from types import FrameType
 log = logging.getLogger(__name__)
 
 MAX_RESTARTS = 5
+_PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 30.0
 
 
@@ -36,9 +41,19 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _die_with(parent: int) -> None:
+    """Linux: this process gets SIGTERM when the supervisor dies, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(host: str, port: int, log_level: str, parent: int) -> None:
     import uvicorn
 
+    _die_with(parent)
     sock = reuse_port_socket(host, port)
     config = uvicorn.Config(
         "labelbay.app:create_app", factory=True, log_level=log_level, proxy_headers=True
@@ -57,7 +72,9 @@ def serve_workers(host: str, port: int, workers: int, log_level: str) -> int:
 
     def start(slot: int) -> BaseProcess:
         process = context.Process(
-            target=_worker, args=(host, port, log_level), name=f"labelbay-serve-{slot}"
+            target=_worker,
+            args=(host, port, log_level, os.getpid()),
+            name=f"labelbay-serve-{slot}",
         )
         process.start()
         return process

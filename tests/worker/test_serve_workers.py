@@ -80,3 +80,29 @@ def test_connections_are_spread_over_the_server_processes(tmp_path: Path) -> Non
         if supervisor.poll() is None:
             supervisor.kill()
             supervisor.wait()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    env = {**os.environ, "LABELBAY_DATA_DIR": str(tmp_path)}
+    env.pop("LABELBAY_DATABASE_URL", None)
+    port = free_port()
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "labelbay.cli", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "2", "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(_listening(supervisor.pid, port)) < 2:
+            assert supervisor.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        workers = [psutil.Process(pid) for pid in _listening(supervisor.pid, port)]
+        supervisor.kill()  # no chance to stop its workers itself
+        supervisor.wait()
+        _, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, alive
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
