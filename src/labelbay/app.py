@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from labelbay import __version__
+from labelbay import __version__, ui
 from labelbay.api.errors import install_error_handlers
 from labelbay.api.responses import FastJSONResponse
 from labelbay.api.router import api
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     install_error_handlers(app)
     app.include_router(api)
+    ui.mount(app)
     app.add_middleware(WriteIntent, views=app.state.views)
     # Outermost: a ready frame or chunk is answered before anything else runs.
     app.add_middleware(FastMedia, views=app.state.views, cache=app.state.media_cache)
