@@ -193,6 +193,8 @@ export class TusUpload {
       throw new ApiError(0, `${this.filename}: the server cannot be reached.`);
     }
     if (!response.ok) throw await this._error(response);
+    // Read the (empty) body so the browser does not report the request as aborted.
+    await response.arrayBuffer().catch(() => null);
     const location = response.headers.get('Location');
     if (!location) throw new ApiError(response.status, `${this.filename}: the server gave no upload location.`);
     this.location = new URL(location, window.location.href).href;
