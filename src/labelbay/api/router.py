@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from labelbay.annotations.routes import router as annotations_routes
+from labelbay.backups.routes import router as backups
+from labelbay.datasets.routes import router as datasets
 from labelbay.jobs.routes import router as jobs
 from labelbay.labels.routes import router as labels
 from labelbay.media.routes import router as media
@@ -20,6 +22,10 @@ for feature in (
     server,
     users,
     media,
+    # Before annotations and tasks: ".../annotations/" uploads and "/tasks/backup/" are
+    # literal paths that parameterised routes would otherwise take.
+    backups,
+    datasets,
     annotations_routes,
     projects,
     tasks,

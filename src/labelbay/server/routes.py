@@ -26,5 +26,6 @@ def about() -> dict[str, Any]:
 
 @router.get("/annotation/formats")
 def annotation_formats(_user: CurrentUser) -> dict[str, Any]:
-    # Dataset formats arrive with import/export; none are offered yet.
-    return {"importers": [], "exporters": []}
+    from labelbay.datasets import registry
+
+    return registry.listing()

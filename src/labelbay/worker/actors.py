@@ -3,7 +3,9 @@ before binding or checking actors, so add each new ``<feature>/background.py`` h
 
 from __future__ import annotations
 
+from labelbay.backups import actors as backup_actors
+from labelbay.datasets import actors as dataset_actors
 from labelbay.media import background as media_background
 from labelbay.worker import diagnostics
 
-__all__ = ["diagnostics", "media_background"]
+__all__ = ["backup_actors", "dataset_actors", "diagnostics", "media_background"]
