@@ -323,10 +323,8 @@ def test_other_formats_export_and_import_through_the_server(
 def test_download_name_from_result(
     client: Client, http: httpx.Client, images: list[Path], tmp_path: Path
 ) -> None:
-    exporters, _ = _formats(http)
-    if not exporters:
-        pytest.skip("no exporter registered yet")
-    fmt = CVAT_EXPORT if CVAT_EXPORT in exporters else sorted(exporters)[0]
+    _need(http, CVAT_EXPORT)
+    fmt = CVAT_EXPORT
     task = _fresh_task(client, images, "named: a/b*c")
     started = http.post(f"/api/tasks/{task.id}/dataset/export", params={"format": fmt})
     assert started.status_code == 202, started.text
@@ -349,10 +347,8 @@ def test_download_name_from_result(
 def test_same_export_twice_while_running(
     client: Client, http: httpx.Client, images: list[Path]
 ) -> None:
-    exporters, _ = _formats(http)
-    if not exporters:
-        pytest.skip("no exporter registered yet")
-    fmt = CVAT_EXPORT if CVAT_EXPORT in exporters else sorted(exporters)[0]
+    _need(http, CVAT_EXPORT)
+    fmt = CVAT_EXPORT
     task = _fresh_task(client, images, "dedupe")
     ids, _specs = _label_ids(task)
     many = [

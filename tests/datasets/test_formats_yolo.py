@@ -220,7 +220,8 @@ def test_truncated_zip(tmp_path: Path, fmt: str) -> None:
 
 
 def test_data_yaml_reads_with_pyyaml(tmp_path: Path) -> None:
-    yaml = pytest.importorskip("yaml")
+    import yaml  # an independent reader of data.yaml (PyYAML, a test dependency)
+
     source = make_source()
     source.labels = [*source.labels[:3], source.labels[3].__class__("a: 'b' # c")]
     path = export_zip(POSE, source, tmp_path / "out.zip")

@@ -58,3 +58,17 @@ def test_no_processes_runs_here(picture: Path) -> None:
         assert codecpool.run(os.getpid) == os.getpid()
     finally:
         codecpool.configure(-1)
+
+
+def test_an_idle_pool_stops_its_workers_and_starts_again(
+    pool: None, picture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psutil
+
+    monkeypatch.setattr(codecpool, "IDLE_SECONDS", 1.0)
+    codecpool.configure(2)  # a new pool, reaped after 1 s
+    worker = psutil.Process(codecpool.run(os.getpid))
+    _, alive = psutil.wait_procs([worker], timeout=15)
+    assert not alive, "the idle worker is still running"
+    # The next piece of work starts a new pool.
+    assert codecpool.run(compress_image, picture, quality=70) == compress_image(picture, quality=70)

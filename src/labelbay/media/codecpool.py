@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,9 +38,16 @@ T = TypeVar("T")
 NICENESS = 10
 _PRELOAD = ["labelbay.media.frames", "labelbay.media.video", "labelbay.memory"]
 
+IDLE_SECONDS = 30.0
+"""A pool with no work for this long stops its workers (the next ``run`` starts them again):
+an idle server does not keep a process per CPU."""
+
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _size = -1
+_busy = 0
+_last_used = 0.0
+_reaper: threading.Thread | None = None
 
 
 def configure(processes: int) -> None:
@@ -69,7 +77,32 @@ def _get() -> ProcessPoolExecutor | None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
             _pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+            _start_reaper()
         return _pool
+
+
+def _start_reaper() -> None:
+    """Called with the lock held: one daemon thread that stops the pool once it idles."""
+    global _reaper
+    if _reaper is None or not _reaper.is_alive():
+        _reaper = threading.Thread(target=_reap, name="codec-pool-reaper", daemon=True)
+        _reaper.start()
+
+
+def _reap() -> None:
+    global _pool
+    while True:
+        time.sleep(min(5.0, IDLE_SECONDS / 2))
+        with _lock:
+            pool = _pool
+            if pool is None:
+                return
+            if _busy or time.monotonic() - _last_used < IDLE_SECONDS:
+                continue
+            _pool = None
+        pool.shutdown(wait=True)
+        log.debug("codec processes stopped after %.0f s without work", IDLE_SECONDS)
+        return
 
 
 def _start_worker() -> None:
@@ -81,18 +114,30 @@ def _start_worker() -> None:
 def run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``fn(*args, **kwargs)`` in a worker process (``fn`` and its arguments must pickle);
     in this thread when the pool is off. A pool whose worker died is replaced once."""
-    for attempt in (1, 2):
+    global _busy, _last_used
+    for attempt in (1, 2, 3):
         pool = _get()
         if pool is None:
             return fn(*args, **kwargs)
+        with _lock:
+            _busy += 1
         try:
-            return pool.submit(fn, *args, **kwargs).result()
-        except BrokenProcessPool:
-            log.warning("an image worker process died; starting a new pool")
-            _discard(pool)
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+            try:
+                future = pool.submit(fn, *args, **kwargs)
+            except RuntimeError:  # stopped by the reaper between _get and submit
+                continue
+            try:
+                return future.result()
+            except BrokenProcessPool:
+                log.warning("an image worker process died; starting a new pool")
+                _discard(pool)
+                if attempt == 3:
+                    raise
+        finally:
+            with _lock:
+                _busy -= 1
+                _last_used = time.monotonic()
+    raise RuntimeError("the codec processes could not take the work")
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:
