@@ -172,7 +172,7 @@ class MediaCache:
         # wait on, and yield the CPU to them: these threads run at a lower priority.
         self._background = ThreadPoolExecutor(
             self.workers, thread_name_prefix="media-cache-background",
-            initializer=_lower_priority,
+            initializer=lower_thread_priority,
         )  # fmt: skip
         self._lock = threading.Lock()
         self._index: OrderedDict[str, _Slot] = OrderedDict()  # least recently used first
@@ -555,7 +555,9 @@ class MediaCache:
             thread.join()
 
 
-def _lower_priority() -> None:
+def lower_thread_priority() -> None:
+    """Makes the calling thread nicer by BACKGROUND_NICENESS (Linux lets a thread lower its
+    own priority); a no-op where that is not possible. For pool initializers."""
     with contextlib.suppress(AttributeError, OSError):
         thread = threading.get_native_id()
         os.setpriority(

@@ -32,13 +32,13 @@ from pathlib import Path
 
 from labelbay.media import codecpool
 from labelbay.media import frames as codec
+from labelbay.media.cache import lower_thread_priority
 from labelbay.uploads import service as uploads_service
 
 log = logging.getLogger(__name__)
 
 DEFAULT_QUALITY = 70
 """The quality assumed when an upload did not say (CVAT's default ``image_quality``)."""
-NICENESS = 10
 MAX_PENDING = 4096
 """Images waiting to be compressed at most; later arrivals are left to pre-generation."""
 QUALITY_FILE = "early-quality"
@@ -77,7 +77,7 @@ class EarlyFrames:
 
     def __init__(self, workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(
-            workers, thread_name_prefix="early-frames", initializer=_lower_priority
+            workers, thread_name_prefix="early-frames", initializer=lower_thread_priority
         )
         self._lock = threading.Condition()
         self._pending = 0
@@ -170,12 +170,6 @@ def make_sidecar(raw_dir: Path, frame_path: str, quality: int) -> Path | None:
         log.debug("no early compressed frame for %s", source, exc_info=True)
         return None
     return target
-
-
-def _lower_priority() -> None:
-    with contextlib.suppress(AttributeError, OSError):
-        thread = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + NICENESS)
 
 
 _instance: EarlyFrames | None = None
