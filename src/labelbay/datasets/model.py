@@ -8,9 +8,12 @@ an ellipse as ``[cx, cy, cx + rx, cy - ry]``). See docs/datasets.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,19 @@ class FrameInfo:
     """The frame's file name (its path inside the task, as the data meta lists it)."""
     width: int
     height: int
+    subset: str = "default"
+    """The subset of the frame's task (``task.subset`` or ``"default"``). A source gives the
+    frames of one subset one after another, so exporters can group them as they stream
+    (:func:`subset_runs`)."""
+
+
+def subset_runs(
+    items: Iterable[_T], frame: Callable[[_T], FrameInfo]
+) -> Iterator[tuple[str, Iterator[_T]]]:
+    """``items`` (frames, or ``frame_annotations()`` tuples) split into runs of one subset:
+    ``(subset, items of it)``, in order. Each run must be consumed before the next."""
+    for subset, run in itertools.groupby(items, key=lambda item: frame(item).subset):
+        yield subset, run
 
 
 @dataclass(slots=True)
@@ -99,7 +115,8 @@ class DatasetSource(Protocol):
     name: str
     """The task's (or project's) name."""
     subset: str
-    """The subset the frames belong to ("default" unless the task says otherwise)."""
+    """The subset of the first frame ("default" unless the task says otherwise); a project's
+    frames may belong to several: see ``FrameInfo.subset``."""
     labels: Sequence[LabelSpec]
     frames: Sequence[FrameInfo]
 
@@ -128,3 +145,6 @@ class ImportedDataset:
     """Frame number in the file -> the file name the file gives it, where it names frames
     (``apply`` maps these names onto the task's frames; numbers are used as they are when
     this is empty)."""
+    frame_subsets: dict[int, str] = field(default_factory=dict)
+    """Frame number in the file -> the subset the file puts it in, where the format has
+    subsets (a project import makes one task per subset; a task import ignores them)."""
