@@ -90,6 +90,10 @@ def test_token_scheme_and_bad_tokens(server: Server, user: Credentials) -> None:
         bad = http.get("/api/users/self", headers={"Authorization": "Bearer not-a-real-token"})
         assert bad.status_code == 401
         assert http.get("/api/tasks").status_code == 401
+        for header in (f"Basic {key}", "Token"):
+            odd = http.get("/api/users/self", headers={"Authorization": header})
+            assert odd.status_code == 401, header
+            assert "Authorization header" in odd.text, header
 
     bogus = make_client(server.host, port=server.port, access_token="not-a-real-token")
     try:

@@ -45,16 +45,14 @@ def _lookup(session: Session, key: str, kind: str) -> tuple[User, str] | None:
 
 
 async def get_current_user(request: Request, session: DbSession) -> User:
-    header = request.headers.get("authorization", "")
-    if header:
-        scheme, _, key = header.partition(" ")
-        key, kind = key.strip(), "token"
-        if scheme.lower() not in ("bearer", "token") or not key:
-            raise Unauthenticated("Invalid Authorization header: use 'Bearer <token>'.")
-    else:
-        key, kind = request.cookies.get(auth.SESSION_COOKIE, ""), "session"
-        if not key:
-            raise Unauthenticated()
+    try:
+        key, kind = auth.presented(
+            request.headers.get("authorization", ""), request.cookies.get(auth.SESSION_COOKIE, "")
+        )
+    except ValueError as error:
+        raise Unauthenticated(str(error)) from None
+    if not key:
+        raise Unauthenticated()
     found = auth.remembered(key, kind)
     if found is None:
         found = await run_in_threadpool(_lookup, session, key, kind)

@@ -217,15 +217,14 @@ class FastMedia:
         return None
 
     def _user(self, request: Request) -> int | None:
-        header = request.headers.get("authorization")
-        if header:
-            scheme, _, key = header.partition(" ")
-            if scheme.lower() not in ("bearer", "token"):
-                return None
-            found = auth.remembered(key.strip(), "token")
-        else:
-            cookie = request.cookies.get(auth.SESSION_COOKIE)
-            found = auth.remembered(cookie, "session") if cookie else None
+        try:
+            key, kind = auth.presented(
+                request.headers.get("authorization", ""),
+                request.cookies.get(auth.SESSION_COOKIE, ""),
+            )
+        except ValueError:
+            return None  # the route words the error
+        found = auth.remembered(key, kind) if key else None
         return None if found is None else found[0].id
 
     def _frame(

@@ -103,6 +103,19 @@ def _snapshot(user: User) -> User:
     return User(**{c.key: getattr(user, c.key) for c in User.__table__.columns})
 
 
+def presented(authorization: str, cookie: str) -> tuple[str, str]:
+    """The key a request presents and its kind: the ``Authorization`` header's token
+    (``"token"``), else the session cookie (``"session"``; ``""`` when there is none).
+    ``ValueError`` for a header that is not ``Bearer <token>`` / ``Token <token>``."""
+    if authorization:
+        scheme, _, key = authorization.partition(" ")
+        key = key.strip()
+        if scheme.lower() not in ("bearer", "token") or not key:
+            raise ValueError("Invalid Authorization header: use 'Bearer <token>'.")
+        return key, "token"
+    return cookie, "session"
+
+
 def remembered(key: str, kind: str) -> tuple[User, str] | None:
     with _memo_lock:
         hit = _memo.get((key, kind))
