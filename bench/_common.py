@@ -8,6 +8,7 @@ would run it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -198,13 +199,8 @@ class Server:
         return None if kib is None else kib * 1024
 
     def reset_peak_rss(self) -> bool:
-        """Resets VmHWM to the current RSS (Linux ``clear_refs`` 5); False if not permitted."""
-        try:
-            with open(f"/proc/{self.pid}/clear_refs", "w", encoding="ascii") as refs:
-                refs.write("5")
-        except OSError:
-            return False
-        return True
+        """Resets VmHWM to the current RSS; False if not permitted."""
+        return reset_peak_rss(self.pid)
 
     @contextmanager
     def client(self, timeout: float = 600.0) -> Iterator[httpx.Client]:
@@ -550,3 +546,61 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     log.info("wrote %s", path)
+
+
+def add_run_options(
+    parser: argparse.ArgumentParser, json_name: str, *, cache: str | None = None
+) -> None:
+    """The options every bench takes: the database, where results and data go, --check and
+    --verbose (``cache``: what the --cache-dir keeps between runs, for benches that have one)."""
+    parser.add_argument(
+        "--database-url",
+        help="run on this PostgreSQL database (it is created if missing and EMPTIED), e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/labelbay_bench; default: SQLite",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=RESULTS_DIR / json_name,
+        help=f"where to write the results (default bench/results/{json_name})",
+    )  # fmt: skip
+    if cache is not None:
+        parser.add_argument(
+            "--cache-dir", type=Path, default=default_cache_dir(),
+            help=f"where {cache} are kept between runs (default: %(default)s)",
+        )  # fmt: skip
+    parser.add_argument(
+        "--data-root", type=Path,
+        help="where the servers' data dirs are made (default: the system's temporary folder)",
+    )  # fmt: skip
+    parser.add_argument("--keep-data", action="store_true", help="keep the servers' data dirs")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 when a target is missed"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+
+
+def redacted(url: str | None) -> str | None:
+    """A database URL without its password, for reports."""
+    if not url:
+        return None
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Resets a process's VmHWM to its current RSS (Linux ``clear_refs`` 5); False if not
+    permitted."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def server_for(args: argparse.Namespace, label: str, **options: Any) -> Any:
+    """:func:`running_server` with the database and data options of ``add_run_options``."""
+    return running_server(
+        database_url=args.database_url, keep_data=args.keep_data, data_root=args.data_root,
+        label=label, **options,
+    )  # fmt: skip

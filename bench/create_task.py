@@ -33,19 +33,19 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 from _common import (
-    RESULTS_DIR,
     RssSampler,
     Server,
     Stats,
     Table,
+    add_run_options,
     database_kind,
-    default_cache_dir,
     fmt_bytes,
     fmt_seconds,
     load_average,
     machine_info,
     probe_file_creation,
-    running_server,
+    redacted,
+    server_for,
     setup_logging,
     write_json,
 )
@@ -594,43 +594,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--tus-chunk-mib", type=int, default=10, help="TUS PATCH size in MiB (default 10)"
     )
     parser.add_argument(
-        "--database-url",
-        help="run on this PostgreSQL database (it is created if missing and EMPTIED), e.g. "
-        "postgresql+psycopg://postgres@127.0.0.1:5432/labelbay_bench; default: SQLite",
-    )
-    parser.add_argument(
         "--status-check-period", type=float, default=0.1,
         help="seconds the SDK waits between polls of a request that is not finished",
     )  # fmt: skip
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS_DIR / "create_task.json",
-        help="where to write the results (default bench/results/create_task.json)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--cache-dir", type=Path, default=default_cache_dir(),
-        help="where generated images are kept between runs (default: %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--data-root", type=Path,
-        help="where the servers' data dirs are made (default: the system's temporary folder)",
-    )  # fmt: skip
-    parser.add_argument("--keep-data", action="store_true", help="keep the servers' data dirs")
-    parser.add_argument(
-        "--check", action="store_true", help="exit with status 1 when a target is missed"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_run_options(parser, "create_task.json", cache="generated images")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.small_count < 1 or args.small_batch < 1 or args.tus_chunk_mib < 1:
         parser.error("counts and sizes must be positive")
     return args
-
-
-def _redacted(url: str | None) -> str | None:
-    if not url:
-        return None
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -662,12 +633,7 @@ def main(argv: list[str] | None = None) -> int:
             len(images), fmt_bytes(size), fmt_bytes(size / len(images)),
             fmt_bytes(archive.stat().st_size),
         )  # fmt: skip
-        with running_server(
-            database_url=args.database_url,
-            keep_data=args.keep_data,
-            data_root=args.data_root,
-            label="photos",
-        ) as server:
+        with server_for(args, "photos") as server:
             for key, resources in (("files", images), ("zip", [archive])):
                 photos[key] = run_sdk_case(
                     server, resources, name=f"1080p {key}", repeat=args.repeat,
@@ -679,12 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         files, zip_path = ensure_small(args.cache_dir, args.small_count)
         for variant in ("files", "zip"):
             # A fresh server for each variant, so that its peak RSS is this case's alone.
-            with running_server(
-                database_url=args.database_url,
-                keep_data=args.keep_data,
-                data_root=args.data_root,
-                label=f"small-{variant}",
-            ) as server:
+            with server_for(args, f"small-{variant}") as server:
                 small.append(
                     run_ingest_case(
                         server,
@@ -712,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_at_end": load_average(),
             "config": {
                 "database": database_kind(args.database_url),
-                "database_url": _redacted(args.database_url),
+                "database_url": redacted(args.database_url),
                 "repeat": args.repeat,
                 "small_count": args.small_count,
                 "small_batch": args.small_batch,

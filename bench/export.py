@@ -25,15 +25,16 @@ from typing import Any
 
 import httpx
 from _common import (
-    RESULTS_DIR,
     RssSampler,
     Server,
     Table,
+    add_run_options,
     database_kind,
     fmt_bytes,
     fmt_seconds,
     machine_info,
-    running_server,
+    reset_peak_rss,
+    server_for,
     setup_logging,
     write_json,
 )
@@ -144,21 +145,11 @@ def make_task(http: httpx.Client, frames: int, shapes: int, batch: int) -> tuple
     return task_id, time.perf_counter() - started
 
 
-def _reset_peak(pid: int) -> bool:
-    """Resets a process's VmHWM to its current RSS (Linux clear_refs 5)."""
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as refs:
-            refs.write("5")
-    except OSError:
-        return False
-    return True
-
-
 def measure(server: Server, step: Any) -> tuple[Any, float, int, int]:
     """Runs ``step()``; returns its result, seconds, and the server's peak RSS meanwhile: the
     summed VmHWM of the server's processes (the codec pool's included), reset first (else the
     sampled VmRSS peak of the main process), and the main process's own VmHWM."""
-    reset = all(_reset_peak(pid) for pid in server.pids())
+    reset = all(reset_peak_rss(pid) for pid in server.pids())
     with RssSampler(server.pid) as sampler:
         started = time.perf_counter()
         result = step()
@@ -223,19 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--shapes", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=10_000, help="shapes per PATCH")
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--data-root", type=Path, default=None)
-    parser.add_argument("--json", type=Path, default=RESULTS_DIR / "export.json")
-    parser.add_argument("--keep-data", action="store_true")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_run_options(parser, "export.json")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     results = []
-    with running_server(
-        database_url=args.database_url, keep_data=args.keep_data, data_root=args.data_root,
-        label="export",
-    ) as server, server.client() as http:  # fmt: skip
+    with server_for(args, "export") as server, server.client() as http:  # fmt: skip
         task_id, fill_s = make_task(http, args.frames, args.shapes, args.batch)
         wait_idle(http)
         for exporter, importer in FORMATS:

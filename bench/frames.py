@@ -51,18 +51,18 @@ import httpx
 import numpy as np
 from _common import (
     MB,
-    RESULTS_DIR,
     Server,
     Table,
+    add_run_options,
     cpu_seconds,
     database_kind,
-    default_cache_dir,
     fmt_bytes,
     fmt_seconds,
     load_average,
     machine_info,
     read_status_kib,
-    running_server,
+    redacted,
+    server_for,
     setup_logging,
     write_json,
 )
@@ -1356,11 +1356,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-video", action="store_true", help="only the image task")
     parser.add_argument("--skip-images", action="store_true", help="only the video task")
     parser.add_argument(
-        "--database-url",
-        help="run on this PostgreSQL database (it is created if missing and EMPTIED), e.g. "
-        "postgresql+psycopg://postgres@127.0.0.1:5432/labelbay_bench; default: SQLite",
-    )
-    parser.add_argument(
         "--profile", type=float, default=10.0, metavar="SECONDS",
         help="py-spy the server this long under the load and during the video's "
         "pre-generation (default 10; 0: no profile)",
@@ -1369,23 +1364,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--video-timeout", type=float, default=1800.0, metavar="SECONDS",
         help="longest wait for the video's chunks to be ready (default 1800)",
     )  # fmt: skip
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS_DIR / "frames.json",
-        help="where to write the results (default bench/results/frames.json)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--cache-dir", type=Path, default=default_cache_dir(),
-        help="where generated images and the video are kept between runs (default: %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--data-root", type=Path,
-        help="where the servers' data dirs are made (default: the system's temporary folder)",
-    )  # fmt: skip
-    parser.add_argument("--keep-data", action="store_true", help="keep the servers' data dirs")
-    parser.add_argument(
-        "--check", action="store_true", help="exit with status 1 when a target is missed"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_run_options(parser, "frames.json", cache="generated images and the video")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.annotators < 1 or args.workers < 1:
         parser.error("--duration, --annotators and --workers must be positive")
@@ -1396,19 +1375,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _redacted(url: str | None) -> str | None:
-    if not url:
-        return None
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def run_images(args: argparse.Namespace, files: list[Path], stem: str) -> dict[str, Any]:
-    with running_server(
-        database_url=args.database_url, keep_data=args.keep_data, data_root=args.data_root,
-        label="frames", workers=args.workers,
-    ) as server:  # fmt: skip
+    with server_for(args, "frames", workers=args.workers) as server:  # fmt: skip
         _wait_for_workers(server)
         token = _token(server)
         load = run_load(
@@ -1446,10 +1414,7 @@ def run_images(args: argparse.Namespace, files: list[Path], stem: str) -> dict[s
 
 
 def run_video_case(args: argparse.Namespace, video: Path, stem: str) -> VideoResult:
-    with running_server(
-        database_url=args.database_url, keep_data=args.keep_data, data_root=args.data_root,
-        label="video", workers=args.workers,
-    ) as server:  # fmt: skip
+    with server_for(args, "video", workers=args.workers) as server:  # fmt: skip
         _wait_for_workers(server)
         token = _token(server)
         return run_video(
@@ -1508,7 +1473,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_end": load_average(),
         "config": {
             "database": database_kind(args.database_url),
-            "database_url": _redacted(args.database_url),
+            "database_url": redacted(args.database_url),
             "workers": args.workers,
             "annotators": args.annotators,
             "duration_s": args.duration,

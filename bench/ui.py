@@ -41,14 +41,14 @@ from typing import Any
 import create_task
 import numpy as np
 from _common import (
-    RESULTS_DIR,
     Server,
     Table,
+    add_run_options,
     database_kind,
     fmt_seconds,
     load_average,
     machine_info,
-    running_server,
+    server_for,
     setup_logging,
     write_json,
 )
@@ -563,20 +563,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"the Chromium binary (default {DEFAULT_CHROMIUM}, or $LABELBAY_CHROMIUM)",
     )  # fmt: skip
     parser.add_argument(
-        "--database-url",
-        help="run on this PostgreSQL database (it is created if missing and EMPTIED); "
-        "default: SQLite",
-    )
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS_DIR / "ui.json",
-        help="where to write the results (default bench/results/ui.json)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--data-root", type=Path,
-        help="where the server's data dir is made (default: the system's temporary folder)",
-    )  # fmt: skip
-    parser.add_argument("--keep-data", action="store_true", help="keep the server's data dir")
-    parser.add_argument(
         "--canvas", choices=("software", "swiftshader"), default="software",
         help="how headless Chromium draws canvases without a GPU: 'software' (--disable-gpu: "
         "Skia on the CPU; the default) or 'swiftshader' (Chromium's own default: GPU "
@@ -592,10 +578,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="record the page's JavaScript CPU profile of each case and show the functions "
         "with the most self time (slows the page down a little)",
     )  # fmt: skip
-    parser.add_argument(
-        "--check", action="store_true", help="exit with status 1 when a target is missed"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_run_options(parser, "ui.json")
     args = parser.parse_args(argv)
     if args.frames < 2:
         parser.error("--frames: at least 2 (frame switching needs a second frame)")
@@ -613,12 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     if machine["load_average"] and machine["load_average"][0] > 0.5:
         log.warning("the machine is busy (load %s): results will be noisy", machine["load_average"])
     began = time.perf_counter()
-    with running_server(
-        database_url=args.database_url,
-        keep_data=args.keep_data,
-        data_root=args.data_root,
-        label="ui",
-    ) as server:
+    with server_for(args, "ui") as server:
         with tempfile.TemporaryDirectory(prefix="labelbay-bench-ui-") as folder:
             prepared = prepare(server, Path(folder), args.frames, args.polygons, args.vertices)
         log.info(
