@@ -56,8 +56,7 @@ def subset_runs(
 ) -> Iterator[tuple[str, Iterator[_T]]]:
     """``items`` (frames, or ``frame_annotations()`` tuples) split into runs of one subset:
     ``(subset, items of it)``, in order. Each run must be consumed before the next."""
-    for subset, run in itertools.groupby(items, key=lambda item: frame(item).subset):
-        yield subset, run
+    yield from itertools.groupby(items, key=lambda item: frame(item).subset)
 
 
 @dataclass(slots=True)
@@ -107,6 +106,9 @@ class Track:
     group: int = 0
     source: str = "manual"
     elements: list[Track] = field(default_factory=list)
+    last_frame: int | None = None
+    """The last frame the track can be on: the end of its task where a source numbers the
+    frames of several tasks on one after another (a project); ``None``: the end of the data."""
 
 
 class DatasetSource(Protocol):
