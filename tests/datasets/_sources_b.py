@@ -3,19 +3,15 @@ the in-memory source of ``conftest.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import zipfile
 from pathlib import Path
 
-import pytest
-
-from labelbay.datasets import registry
 from labelbay.datasets.model import ImportedDataset
-from labelbay.errors import Invalid
 
-from .conftest import MemorySource, export_zip, make_source
+from .conftest import MemorySource, export_zip, invalid, make_source, read, write_zip
 
-__all__ = ["MemorySource", "export_zip", "make_source"]
+__all__ = ["MemorySource", "export_zip", "invalid", "make_source", "read", "write_zip"]
 
 # The car track of conftest.make_source, frame by frame (frame 3 is outside).
 TRACK_BOXES = {
@@ -32,6 +28,57 @@ TRACK_POLYGONS = {
     2: [1.0, 1.0, 5.0, 1.0, 5.0, 5.0],
     3: [2.0, 2.0, 6.0, 2.0, 6.0, 6.0],
 }
+
+
+def split_source(
+    *,
+    with_images: bool = False,
+    same_names: bool = False,
+    subsets: tuple[str, str] = ("train", "val"),
+) -> MemorySource:
+    """``make_source()`` as a project of two tasks: frames 0-2 in ``subsets[0]``, 3-5 in
+    ``subsets[1]``; with ``same_names`` frames 3-5 have the names of frames 0-2 (two tasks
+    made from the same file names)."""
+    source = make_source(with_images=with_images)
+    source.frames = [
+        dataclasses.replace(
+            frame,
+            subset=subsets[frame.number // 3],
+            name=source.frames[frame.number % 3].name if same_names else frame.name,
+        )
+        for frame in source.frames
+    ]
+    source.subset = subsets[0]
+    return source
+
+
+def imported_subsets(data: ImportedDataset) -> list[tuple[str, str]]:
+    """(subset, frame stem) of every imported frame, sorted; checks that the frames are
+    numbered 0, 1, 2, ... across subsets and that each has a subset."""
+    assert sorted(data.frame_names) == list(range(len(data.frame_names)))
+    assert sorted(data.frame_subsets) == sorted(data.frame_names)
+    return sorted((data.frame_subsets[n], frame_stem(data, n)) for n in data.frame_names)
+
+
+SPLIT = [("train", f"frame_{i:03d}") for i in range(3)] + [
+    ("val", f"frame_{i:03d}") for i in range(3, 6)
+]
+"""``imported_subsets`` of ``split_source()``."""
+
+
+def imported_tags(data: ImportedDataset) -> list[tuple[str, str, str]]:
+    """(subset, frame stem, label) of every imported tag, sorted."""
+    return sorted(
+        (data.frame_subsets[t.frame], frame_stem(data, t.frame), t.label) for t in data.tags
+    )
+
+
+SPLIT_TAGS = [
+    ("train", "frame_000", "weather"),
+    ("train", "frame_002", "weather"),
+    ("val", "frame_004", "car"),
+]
+"""``imported_tags`` of ``split_source()`` with a ``car`` tag added on frame 4."""
 
 
 def sizes(source: MemorySource) -> dict[str, tuple[int, int]]:
@@ -83,29 +130,8 @@ def assert_same(
             assert math.isclose(x, y, rel_tol=rel, abs_tol=abs_), (frame, label, a, b)
 
 
-def write_zip(path: Path, members: dict[str, str | bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as out:
-        for name, data in members.items():
-            out.writestr(name, data)
-    return path
-
-
 def truncate(path: Path) -> Path:
     data = path.read_bytes()
     cut = path.with_name("cut_" + path.name)
     cut.write_bytes(data[: len(data) // 2])
     return cut
-
-
-def read(fmt: str, path: Path, **kwargs: object) -> ImportedDataset:
-    importer = registry.importer(fmt).importer
-    assert importer is not None
-    return importer(path, **kwargs)
-
-
-def invalid(fmt: str, path: Path, *needles: str, **kwargs: object) -> Invalid:
-    with pytest.raises(Invalid) as caught:
-        read(fmt, path, **kwargs)
-    for needle in needles:
-        assert needle in caught.value.message, caught.value.message
-    return caught.value

@@ -1,25 +1,37 @@
-"""An in-memory DatasetSource with every kind of annotation, for the format tests."""
+"""An in-memory DatasetSource with every kind of annotation, for the format tests, and the
+helpers they share: export to a zip, read with a format's importer, expect a failure."""
 
 from __future__ import annotations
 
 import io
+import tracemalloc
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+import httpx
 import pytest
+from cvat_sdk import Client
 from PIL import Image
 
+from conftest import ADMIN, Server
+from e2e.helpers import login_key, sdk_client
+from labelbay.datasets import registry
 from labelbay.datasets.model import (
     AttributeSpec,
     FrameInfo,
+    ImportedDataset,
     LabelSpec,
     Shape,
     Tag,
     Track,
     TrackShape,
 )
+from labelbay.errors import Invalid
+
+T = TypeVar("T")
 
 W, H = 64, 48
 
@@ -152,11 +164,43 @@ def source() -> MemorySource:
 
 
 def export_zip(fmt: str, source: MemorySource, path: Path, *, save_images: bool = False) -> Path:
-    from labelbay.datasets import registry
-
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
         registry.exporter(fmt).exporter(source, out, save_images=save_images)
     return path
+
+
+def read(fmt: str, path: Path, **kwargs: object) -> ImportedDataset:
+    """``path`` read by the importer of ``fmt`` (``kwargs``: YOLO's ``frame_sizes``)."""
+    importer = registry.importer(fmt).importer
+    assert importer is not None
+    return importer(path, **kwargs)
+
+
+def invalid(fmt: str, path: Path, *needles: str, **kwargs: object) -> Invalid:
+    """The ``Invalid`` reading ``path`` as ``fmt`` raises; its message holds every needle."""
+    with pytest.raises(Invalid) as caught:
+        read(fmt, path, **kwargs)
+    for needle in needles:
+        assert needle in caught.value.message, caught.value.message
+    return caught.value
+
+
+def write_zip(path: Path, members: dict[str, str | bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+    return path
+
+
+def peak_memory(run: Callable[[], T]) -> tuple[T, int]:
+    """What ``run()`` returns and the most memory (bytes) Python allocated while it ran."""
+    tracemalloc.start()
+    try:
+        result = run()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
 
 
 def rounded(values: list[float], digits: int = 2) -> list[float]:
@@ -195,3 +239,18 @@ def expected_track_frames() -> list[Shape]:
         Shape("polygon", 2, "person", [1, 1, 5, 1, 5, 5], z_order=1, attributes=person),
         Shape("polygon", 3, "person", [2, 2, 6, 2, 6, 6], z_order=1, attributes=person),
     ]
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> Iterator[Client]:
+    """cvat-sdk signed in as the administrator (one per test module)."""
+    with sdk_client(server, ADMIN) as signed_in:
+        yield signed_in
+
+
+@pytest.fixture(scope="module")
+def http(server: Server) -> Iterator[httpx.Client]:
+    """Plain HTTP with the administrator's token (one per test module)."""
+    headers = {"Authorization": f"Token {login_key(server)}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as signed_in:
+        yield signed_in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -9,7 +10,6 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from labelbay.datasets import registry
-from labelbay.datasets.formats.cvat import interpolate
 from labelbay.datasets.model import Shape, Track, TrackShape
 from labelbay.errors import Invalid
 
@@ -17,15 +17,13 @@ from .conftest import (
     MemorySource,
     expected_track_frames,
     export_zip,
+    invalid,
     make_source,
+    read,
     shape_key,
 )
 
 IMAGES, VIDEO, IMPORTER = "CVAT for images 1.1", "CVAT for video 1.1", "CVAT 1.1"
-
-
-def read(path: Path):
-    return registry.importer(IMPORTER).importer(path)
 
 
 def test_registered() -> None:
@@ -37,34 +35,8 @@ def test_registered() -> None:
     assert registry.importer("CVAT XML 1.1").name == IMPORTER
 
 
-def test_interpolate() -> None:
-    track = Track(
-        "car",
-        0,
-        [
-            TrackShape(0, "rectangle", [0, 0, 10, 10], rotation=350.0),
-            TrackShape(4, "rectangle", [4, 8, 14, 18], rotation=10.0),
-            TrackShape(6, "polygon", [0, 0, 1, 0, 1, 1]),
-            TrackShape(8, "polygon", [0, 0, 1, 0, 1, 1, 0, 1]),
-            TrackShape(10, "polygon", [0, 0, 1, 0, 1, 1], outside=True),
-        ],
-    )
-    assert interpolate(track, -1) is None
-    half = interpolate(track, 2)
-    assert half is not None and half.points == [2, 4, 12, 14] and not half.keyframe
-    assert half.rotation == pytest.approx(0.0) or half.rotation == pytest.approx(360.0)
-    key = interpolate(track, 4)
-    assert key is not None and key.keyframe and key.points == [4, 8, 14, 18]
-    held = interpolate(track, 5)  # rectangle -> polygon: the previous keyframe holds
-    assert held is not None and held.points == [4, 8, 14, 18]
-    held = interpolate(track, 7)  # 3 points -> 4 points: holds
-    assert held is not None and held.points == [0, 0, 1, 0, 1, 1]
-    hidden = interpolate(track, 12)
-    assert hidden is not None and hidden.outside
-
-
 def test_images_round_trip(tmp_path: Path, source: MemorySource) -> None:
-    data = read(export_zip(IMAGES, source, tmp_path / "out.zip"))
+    data = read(IMPORTER, export_zip(IMAGES, source, tmp_path / "out.zip"))
     expected = sorted(shape_key(s) for s in [*source.shapes, *expected_track_frames()])
     assert sorted(shape_key(s) for s in data.shapes) == expected
     assert data.tracks == []
@@ -160,7 +132,7 @@ def test_images_xml_by_an_independent_reader(tmp_path: Path, source: MemorySourc
 
 
 def test_video_round_trip(tmp_path: Path, source: MemorySource) -> None:
-    data = read(export_zip(VIDEO, source, tmp_path / "out.zip"))
+    data = read(IMPORTER, export_zip(VIDEO, source, tmp_path / "out.zip"))
     assert data.shapes == []
     car, person = data.tracks[0], data.tracks[1]  # the tracks come first, in order
     original = source.track_list[0]
@@ -231,7 +203,7 @@ def test_save_images(tmp_path: Path) -> None:
             for frame in source.frames:
                 assert archive.read(f"images/{frame.name}") == source.images[frame.number]
         if fmt == IMAGES:
-            assert read(path).frame_names[0] == "dir/frame_000.png"
+            assert read(IMPORTER, path).frame_names[0] == "dir/frame_000.png"
 
 
 def test_bare_xml_and_nested_zip(tmp_path: Path, source: MemorySource) -> None:
@@ -240,12 +212,12 @@ def test_bare_xml_and_nested_zip(tmp_path: Path, source: MemorySource) -> None:
         xml = archive.read("annotations.xml")
     bare = tmp_path / "mine.xml"
     bare.write_bytes(xml)
-    assert len(read(bare).shapes) == len(read(path).shapes)
+    assert len(read(IMPORTER, bare).shapes) == len(read(IMPORTER, path).shapes)
     nested = tmp_path / "nested.zip"
     with zipfile.ZipFile(nested, "w") as archive:
         archive.writestr("export/annotations.xml", xml)
         archive.writestr("export/images/readme.txt", b"x")
-    assert len(read(nested).shapes) == len(read(path).shapes)
+    assert len(read(IMPORTER, nested).shapes) == len(read(IMPORTER, path).shapes)
 
 
 def test_minimal_foreign_file(tmp_path: Path) -> None:
@@ -258,7 +230,7 @@ def test_minimal_foreign_file(tmp_path: Path) -> None:
         '<polygon label="car" points="1,1;2,2;3,1" occluded="1" z_order="-1"/>'
         "</image></annotations>"
     )
-    data = read(path)
+    data = read(IMPORTER, path)
     assert [(s.type, s.frame, s.points, s.occluded, s.z_order) for s in data.shapes] == [
         ("rectangle", 7, [1.0, 2.0, 3.0, 4.0], False, 0),
         ("polygon", 7, [1.0, 1.0, 2.0, 2.0, 3.0, 1.0], True, -1),
@@ -314,10 +286,7 @@ def _xml(tmp_path: Path, body: str) -> Path:
     ],
 )
 def test_bad_input(tmp_path: Path, body: str, needles: list[str]) -> None:
-    with pytest.raises(Invalid) as caught:
-        read(_xml(tmp_path, body))
-    for needle in needles:
-        assert needle in caught.value.message, caught.value.message
+    invalid(IMPORTER, _xml(tmp_path, body), *needles)
 
 
 def test_zip_without_xml(tmp_path: Path) -> None:
@@ -325,7 +294,7 @@ def test_zip_without_xml(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("readme.txt", b"nothing")
     with pytest.raises(Invalid, match=r"empty\.zip: the archive holds no annotations\.xml"):
-        read(path)
+        read(IMPORTER, path)
 
 
 def test_exporter_streams_frames(tmp_path: Path) -> None:
@@ -347,7 +316,7 @@ def test_exporter_streams_frames(tmp_path: Path) -> None:
 def test_unknown_shape_type_is_skipped(tmp_path: Path) -> None:
     source = make_source()
     source.shapes.append(Shape("weird", 0, "car", [1, 2]))
-    data = read(export_zip(IMAGES, source, tmp_path / "out.zip"))
+    data = read(IMPORTER, export_zip(IMAGES, source, tmp_path / "out.zip"))
     assert all(s.type != "weird" for s in data.shapes)
 
 
@@ -380,14 +349,14 @@ def test_video_skeleton_track(tmp_path: Path) -> None:
         ("head", "3.00,3.00", "1"),
         ("foot", "5.00,5.00", "0"),
     ]
-    (track,) = read(path).tracks
+    (track,) = read(IMPORTER, path).tracks
     assert [(s.frame, s.outside) for s in track.shapes] == [(0, False), (2, True)]
     head = next(e for e in track.elements if e.label == "head")
     assert [(s.frame, s.points) for s in head.shapes] == [(0, [1.0, 1.0]), (1, [3.0, 3.0])]
     foot = next(e for e in track.elements if e.label == "foot")
     assert [(s.frame, s.occluded) for s in foot.shapes] == [(0, True)]
     # On images, the skeleton shows on frames 0 and 1 with its points interpolated.
-    data = read(export_zip(IMAGES, source, tmp_path / "images.zip"))
+    data = read(IMPORTER, export_zip(IMAGES, source, tmp_path / "images.zip"))
     assert [(s.frame, [e.points for e in s.elements]) for s in data.shapes] == [
         (0, [[1.0, 1.0], [5.0, 5.0]]),
         (1, [[3.0, 3.0], [5.0, 5.0]]),
@@ -402,4 +371,76 @@ def test_corrupt_zip_member(tmp_path: Path, source: MemorySource) -> None:
     data[start : start + 64] = b"\xff" * 64
     path.write_bytes(bytes(data))
     with pytest.raises(Invalid, match=r"annotations\.xml"):
-        read(path)
+        read(IMPORTER, path)
+
+
+def two_subsets(*, with_images: bool = False) -> MemorySource:
+    """make_source() with frames 0-2 in "train" and 3-5 in "val" (as a project gives them)."""
+    source = make_source(with_images=with_images)
+    source.frames = [
+        dataclasses.replace(f, subset="train" if f.number < 3 else "val") for f in source.frames
+    ]
+    source.subset = "train"
+    return source
+
+
+def test_images_subsets_round_trip(tmp_path: Path) -> None:
+    source = two_subsets(with_images=True)
+    path = export_zip(IMAGES, source, tmp_path / "out.zip", save_images=True)
+    with zipfile.ZipFile(path) as archive:
+        root = ET.fromstring(archive.read("annotations.xml"))
+        names = set(archive.namelist())
+    assert (root.findtext("meta/task/subsets") or "").split("\n") == ["train", "val"]
+    assert [(i.get("id"), i.get("subset")) for i in root.findall("image")] == [
+        ("0", "train"),
+        ("1", "train"),
+        ("2", "train"),
+        ("3", "val"),
+        ("4", "val"),
+        ("5", "val"),
+    ]
+    # Several subsets: each frame's file under images/<subset>/.
+    assert {f"images/train/dir/frame_{i:03d}.png" for i in range(3)} <= names
+    assert {f"images/val/dir/frame_{i:03d}.png" for i in range(3, 6)} <= names
+    data = read(IMPORTER, path)
+    assert data.frame_subsets == {0: "train", 1: "train", 2: "train", 3: "val", 4: "val", 5: "val"}
+    assert data.frame_names == {f.number: f.name for f in source.frames}
+    expected = sorted(shape_key(s) for s in [*source.shapes, *expected_track_frames()])
+    assert sorted(shape_key(s) for s in data.shapes) == expected
+
+
+def test_one_subset_is_listed_and_images_stay_flat(tmp_path: Path, source: MemorySource) -> None:
+    source.images = {0: b"png bytes"}
+    path = export_zip(IMAGES, source, tmp_path / "out.zip", save_images=True)
+    with zipfile.ZipFile(path) as archive:
+        root = ET.fromstring(archive.read("annotations.xml"))
+        assert "images/dir/frame_000.png" in archive.namelist()
+    assert root.findtext("meta/task/subsets") == "default"
+    assert {i.get("subset") for i in root.findall("image")} == {"default"}
+    assert set(read(IMPORTER, path).frame_subsets.values()) == {"default"}
+
+
+def test_video_subsets(tmp_path: Path) -> None:
+    source = two_subsets()
+    source.track_list[1].shapes[0].frame = 3  # the person track starts in "val" now
+    source.track_list[1].shapes[1].frame = 4
+    source.track_list[1].shapes[2].frame = 5
+    path = export_zip(VIDEO, source, tmp_path / "out.zip")
+    with zipfile.ZipFile(path) as archive:
+        root = ET.fromstring(archive.read("annotations.xml"))
+    assert (root.findtext("meta/task/subsets") or "").split("\n") == ["train", "val"]
+    tracks = root.findall("track")
+    assert [(t.get("label"), t.get("subset")) for t in tracks[:2]] == [
+        ("car", "train"),
+        ("person", "val"),
+    ]
+    assert [(t.get("frame"), t.get("subset")) for t in root.findall("tag")] == [
+        ("0", "train"),
+        ("2", "train"),
+    ]
+    # A shape on the last frame of "train" does not reach into "val": one keyframe only.
+    source.shapes = [Shape("rectangle", 2, "car", [1, 1, 2, 2])]
+    source.track_list, source.tags = [], []
+    data = read(IMPORTER, export_zip(VIDEO, source, tmp_path / "edge.zip"))
+    assert [[(s.frame, s.outside) for s in t.shapes] for t in data.tracks] == [[(2, False)]]
+    assert data.frame_subsets == {2: "train"}

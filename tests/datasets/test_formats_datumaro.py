@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from labelbay.datasets import registry
-from labelbay.datasets.formats.cvat import interpolate
 from labelbay.datasets.model import Track
+from labelbay.datasets.tracks import interpolate
 from labelbay.errors import Invalid
 
-from .conftest import H, MemorySource, W, export_zip, make_source, shape_key
+from .conftest import H, MemorySource, W, export_zip, invalid, make_source, read, shape_key
 
 NAME = "Datumaro 1.0"
 TYPES = {
@@ -30,10 +29,6 @@ TYPES = {
     "skeleton",
     "label",
 }
-
-
-def read(path: Path):
-    return registry.importer(NAME).importer(path)
 
 
 def load(path: Path, member: str = "annotations/default.json") -> dict[str, Any]:
@@ -57,7 +52,7 @@ def effective(track: Track, frame: int) -> tuple:
 
 
 def test_round_trip(tmp_path: Path, source: MemorySource) -> None:
-    data = read(export_zip(NAME, source, tmp_path / "out.zip"))
+    data = read(NAME, export_zip(NAME, source, tmp_path / "out.zip"))
     assert sorted(shape_key(s) for s in data.shapes) == sorted(shape_key(s) for s in source.shapes)
     assert sorted((t.frame, t.label, t.group) for t in data.tags) == [
         (0, "weather", 0),
@@ -100,7 +95,7 @@ def test_skeleton_track_round_trip(tmp_path: Path) -> None:
             ],
         )
     ]
-    data = read(export_zip(NAME, source, tmp_path / "out.zip"))
+    data = read(NAME, export_zip(NAME, source, tmp_path / "out.zip"))
     (track,) = data.tracks
     assert [(s.frame, s.outside) for s in track.shapes] == [(0, False), (2, True)]
     head = next(e for e in track.elements if e.label == "head")
@@ -202,7 +197,7 @@ def test_bare_json(tmp_path: Path) -> None:
         )
     )
     # A bare file is read whatever its name.
-    data = read(path)
+    data = read(NAME, path)
     assert [(s.frame, s.points) for s in data.shapes] == [(0, [1.0, 1.0, 3.0, 3.0])]
     assert data.frame_names == {0: "x", 1: "y"}
 
@@ -281,10 +276,7 @@ CATS = {"label": {"labels": [{"name": "a", "parent": ""}]}}
     ],
 )
 def test_bad_input(tmp_path: Path, body: object, needles: list[str]) -> None:
-    with pytest.raises(Invalid) as caught:
-        read(_write(tmp_path, body))
-    for needle in needles:
-        assert needle in caught.value.message, caught.value.message
+    invalid(NAME, _write(tmp_path, body), *needles)
 
 
 def test_zip_without_annotations(tmp_path: Path) -> None:
@@ -292,4 +284,4 @@ def test_zip_without_annotations(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("default.json", b"{}")
     with pytest.raises(Invalid, match=r"d\.zip: the archive holds no annotations/<subset>\.json"):
-        read(path)
+        read(NAME, path)

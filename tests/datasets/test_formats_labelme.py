@@ -11,13 +11,16 @@ import pytest
 from labelbay.datasets.formats.labelme import decode_attributes, encode_attributes
 
 from ._sources_b import (
+    SPLIT,
     assert_same,
     expected_shapes,
     export_zip,
     imported_shapes,
+    imported_subsets,
     invalid,
     make_source,
     read,
+    split_source,
     truncate,
     write_zip,
 )
@@ -89,3 +92,45 @@ def test_bad_input(tmp_path: Path) -> None:
     invalid(LABELME, write_zip(tmp_path / "d.zip", {"a.txt": ""}), "d.zip", ".xml")
     out = export_zip(LABELME, make_source(with_images=True), tmp_path / "o.zip", save_images=True)
     invalid(LABELME, truncate(out), "cut_o.zip")
+
+
+def test_writes_each_subset(tmp_path: Path) -> None:
+    source = split_source(with_images=True)
+    path = export_zip(LABELME, source, tmp_path / "out.zip", save_images=True)
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+    assert {"train/dir/frame_002.xml", "train/dir/frame_002.png", "val/dir/frame_003.xml"} <= names
+    assert not any(name.startswith("default/") for name in names)
+    data = read(LABELME, path)
+    assert imported_subsets(data) == SPLIT
+    assert data.frame_names[3] == "dir/frame_003.png"
+    assert_same(imported_shapes(data, "polygon"), expected_shapes(source, "polygon"))
+
+
+def test_subsets_of_files(tmp_path: Path) -> None:
+    xml = "<annotation><filename>a.jpg</filename><folder>{}</folder></annotation>"
+    path = write_zip(
+        tmp_path / "s.zip",
+        {
+            "top.xml": xml.format(""),
+            "imgs/b.xml": xml.format("imgs"),
+            "train/imgs/c.xml": xml.format("imgs"),
+            "val/d.xml": xml.format(""),
+        },
+    )
+    data = read(LABELME, path)
+    got = sorted(zip(data.frame_names.values(), data.frame_subsets.values(), strict=True))
+    assert got == [
+        ("a.jpg", "default"),
+        ("a.jpg", "val"),
+        ("imgs/a.jpg", "default"),
+        ("imgs/a.jpg", "train"),
+    ]
+
+
+def test_same_names_in_two_subsets_stay_two_frames(tmp_path: Path) -> None:
+    source = split_source(same_names=True)
+    data = read(LABELME, export_zip(LABELME, source, tmp_path / "out.zip"))
+    assert imported_subsets(data) == [
+        (subset, f"frame_{i:03d}") for subset in ("train", "val") for i in range(3)
+    ]

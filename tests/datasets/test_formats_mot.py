@@ -14,6 +14,7 @@ from ._sources_b import (
     invalid,
     make_source,
     read,
+    split_source,
     truncate,
     write_zip,
 )
@@ -90,3 +91,15 @@ def test_bad_input(tmp_path: Path) -> None:
     invalid(MOT, write_zip(tmp_path / "f.zip", labels), "f.zip", "gt/gt.txt is missing")
     out = export_zip(MOT, make_source(with_images=True), tmp_path / "o.zip", save_images=True)
     invalid(MOT, truncate(out), "cut_o.zip")
+
+
+def test_subsets_share_one_file(tmp_path: Path) -> None:
+    path = export_zip(MOT, split_source(), tmp_path / "out.zip")
+    with zipfile.ZipFile(path) as z:
+        assert [n for n in z.namelist() if n.endswith("gt.txt")] == ["gt/gt.txt"]
+        frames = {int(row[0]) for row in csv.reader(io.StringIO(z.read("gt/gt.txt").decode()))}
+    assert frames == {1, 2, 3, 5, 6}  # car track frames 0-2 and 4-5, both subsets
+    data = read(MOT, path)
+    assert data.frame_subsets == {}
+    (track,) = data.tracks
+    assert {s.frame: s.points for s in track.shapes if not s.outside} == TRACK_BOXES

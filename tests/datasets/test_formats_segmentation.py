@@ -3,6 +3,7 @@ bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from labelbay.datasets.formats.segmentation import contours
 from labelbay.datasets.model import FrameInfo, Shape
 
 from ._sources_b import MemorySource, export_zip, invalid, make_source, read, truncate, write_zip
@@ -18,6 +18,13 @@ from .conftest import LABELS, mask_points
 
 SEG = "Segmentation mask 1.1"
 W, H = 40, 30
+SUBSETS = ("train", "val")
+EVERY_LABEL = [(0, "car"), (0, "person"), (1, "car"), (1, "person")]
+"""(frame, label) of the shapes of ``_source()``, sorted."""
+
+
+def _in(frame: FrameInfo, subset: str, **changes: str) -> FrameInfo:
+    return dataclasses.replace(frame, subset=subset, **changes)
 
 
 def _source() -> MemorySource:
@@ -133,12 +140,7 @@ def test_class_masks_only(tmp_path: Path) -> None:
             if not name.startswith("SegmentationObject/"):
                 out.writestr(name, z.read(name))
     data = read(SEG, stripped)
-    assert sorted((s.frame, s.label) for s in data.shapes) == [
-        (0, "car"),
-        (0, "person"),
-        (1, "car"),
-        (1, "person"),
-    ]
+    assert sorted((s.frame, s.label) for s in data.shapes) == EVERY_LABEL
 
 
 def test_bad_input(tmp_path: Path) -> None:
@@ -170,36 +172,34 @@ def test_many_objects(tmp_path: Path, count: int) -> None:
     assert len(data.shapes) == count
 
 
-def _stencil(rows: list[str]) -> Image.Image:
-    data = bytes(255 if c == "1" else 0 for row in rows for c in row)
-    return Image.frombytes("L", (len(rows[0]), len(rows)), data)
-
-
-def test_contour_walk() -> None:
-    assert contours(_stencil(["000", "010", "000"])) == [[1, 1, 2, 1, 2, 2, 1, 2]]
-    l_shape = contours(_stencil(["10", "11"]))
-    assert l_shape == [[0, 0, 1, 0, 1, 1, 2, 1, 2, 2, 0, 2]]
-    # corner-touching pixels share one outline; a hole is filled
-    assert contours(_stencil(["10", "01"])) == [[0, 0, 1, 0, 1, 1, 2, 1, 2, 2, 1, 2, 1, 1, 0, 1]]
-    assert len(contours(_stencil(["100", "000", "001"]))) == 2
-    ring = contours(_stencil(["111", "101", "111"]))
-    assert ring == [[0, 0, 3, 0, 3, 3, 0, 3]]
-    assert contours(_stencil(["00"])) == []
-
-
-def test_round_trip_as_polygons(tmp_path: Path) -> None:
+def test_writes_each_subset(tmp_path: Path) -> None:
     source = _source()
-    data = read(SEG, export_zip(SEG, source, tmp_path / "out.zip"), as_polygons=True)
-    assert {s.type for s in data.shapes} == {"polygon"}
-    assert len(data.shapes) == len(source.shapes)
-    for original in source.shapes:
-        (got,) = [s for s in data.shapes if s.frame == original.frame and s.label == original.label]
-        want = _pixels(original)
-        # pixel-edge outline: the pixel squares of the mask exactly, so its box is the mask's
-        # box plus one pixel on the right and bottom, and it holds every mask pixel's centre
-        xs, ys = got.points[0::2], got.points[1::2]
-        assert (min(xs), min(ys)) == (min(x for x, _ in want), min(y for _, y in want))
-        assert (max(xs), max(ys)) == (max(x for x, _ in want) + 1, max(y for _, y in want) + 1)
-        drawn = _pixels(got)
-        assert want <= drawn
-        assert all(any(abs(x - a) <= 1 and abs(y - b) <= 1 for a, b in want) for x, y in drawn)
+    source.frames = [_in(f, SUBSETS[f.number]) for f in source.frames]
+    path = export_zip(SEG, source, tmp_path / "out.zip")
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        train = z.read("ImageSets/Segmentation/train.txt").decode().split()
+        val = z.read("ImageSets/Segmentation/val.txt").decode().split()
+    assert (train, val) == (["a/one"], ["two"])
+    assert "ImageSets/Segmentation/default.txt" not in names
+    assert names.count("labelmap.txt") == 1
+    data = read(SEG, path)
+    assert data.frame_names == {0: "a/one", 1: "two"}
+    assert data.frame_subsets == {0: "train", 1: "val"}
+    assert sorted((s.frame, s.label) for s in data.shapes) == EVERY_LABEL
+
+
+def test_same_names_in_two_subsets_do_not_overwrite(tmp_path: Path) -> None:
+    source = _source()
+    source.frames = [_in(f, SUBSETS[f.number], name="a/one.jpg") for f in source.frames]
+    path = export_zip(SEG, source, tmp_path / "out.zip")
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        val = z.read("ImageSets/Segmentation/val.txt").decode().split()
+    assert len(names) == len(set(names))
+    assert val == ["val/a/one"] and "SegmentationObject/val/a/one.png" in names
+    data = read(SEG, path)
+    assert data.frame_names == {0: "a/one", 1: "val/a/one"}
+    assert data.frame_subsets == {0: "train", 1: "val"}
+    assert {s.type for s in data.shapes if s.frame == 1} == {"mask"}
+    assert len([s for s in data.shapes if s.frame == 1]) == 2

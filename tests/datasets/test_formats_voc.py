@@ -6,15 +6,20 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from labelbay.datasets.model import Tag
+
 from ._sources_b import (
+    SPLIT,
     assert_same,
     expected_shapes,
     export_zip,
     frame_stem,
     imported_shapes,
+    imported_subsets,
     invalid,
     make_source,
     read,
+    split_source,
     truncate,
     write_zip,
 )
@@ -118,3 +123,53 @@ def test_bad_input(tmp_path: Path) -> None:
     invalid(VOC, write_zip(tmp_path / "e.zip", {"x.txt": ""}), "e.zip", "Annotations")
     out = export_zip(VOC, make_source(with_images=True), tmp_path / "out.zip", save_images=True)
     invalid(VOC, truncate(out), "cut_out.zip")
+
+
+def test_writes_each_subset(tmp_path: Path) -> None:
+    source = split_source()
+    path = export_zip(VOC, source, tmp_path / "out.zip")
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        train = z.read("ImageSets/Main/train.txt").decode().split()
+        val = z.read("ImageSets/Main/val.txt").decode().split()
+        weather = z.read("ImageSets/Main/weather_train.txt").decode().splitlines()
+    assert train == [f"dir/frame_{i:03d}" for i in range(3)]
+    assert val == [f"dir/frame_{i:03d}" for i in range(3, 6)]
+    assert weather == ["dir/frame_000 1", "dir/frame_001 -1", "dir/frame_002 1"]
+    assert "ImageSets/Main/weather_val.txt" not in names  # no weather tag in val
+    assert names.count("labelmap.txt") == 1
+    data = read(VOC, path)
+    assert imported_subsets(data) == SPLIT
+    assert_same(imported_shapes(data, "rectangle"), expected_shapes(source, "rectangle"))
+    assert sorted(frame_stem(data, t.frame) for t in data.tags) == ["frame_000", "frame_002"]
+
+
+def test_subset_names_with_underscores(tmp_path: Path) -> None:
+    source = split_source(subsets=("my_train", "val"))
+    source.tags.append(Tag(4, "weather"))
+    path = export_zip(VOC, source, tmp_path / "out.zip")
+    with zipfile.ZipFile(path) as z:
+        assert "ImageSets/Main/weather_my_train.txt" in z.namelist()
+    data = read(VOC, path)
+    assert {label.name for label in data.labels} >= {"weather"}
+    assert "weather_my" not in {label.name for label in data.labels}
+    got = sorted((data.frame_subsets[t.frame], frame_stem(data, t.frame)) for t in data.tags)
+    assert got == [("my_train", "frame_000"), ("my_train", "frame_002"), ("val", "frame_004")]
+
+
+def test_same_names_in_two_subsets_do_not_overwrite(tmp_path: Path) -> None:
+    source = split_source(same_names=True, with_images=True)
+    path = export_zip(VOC, source, tmp_path / "out.zip", save_images=True)
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        val = z.read("ImageSets/Main/val.txt").decode().split()
+        assert z.read("JPEGImages/val/dir/frame_000.png") == source.images[3]
+    assert len(names) == len(set(names))
+    assert val == [f"val/dir/frame_{i:03d}" for i in range(3)]
+    data = read(VOC, path)
+    assert len(data.frame_names) == 6
+    frames = {(data.frame_subsets[n], name) for n, name in data.frame_names.items()}
+    assert ("val", "val/dir/frame_001.png") in frames and ("train", "dir/frame_001.png") in frames
+    # the car track on frame 4 (val, named like frame 1) is on its own frame
+    car_boxes = {data.frame_names[s.frame] for s in data.shapes if s.points[0] == 30}
+    assert car_boxes == {"val/dir/frame_001.png", "val/dir/frame_002.png"}

@@ -8,18 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from labelbay.datasets.formats._common_b import rect_corners
-from labelbay.datasets.formats.yolo import parse_yaml
+from labelbay.datasets.formats.common import rect_corners
+from labelbay.datasets.formats.yolo_yaml import parse_yaml
+from labelbay.datasets.model import Tag
 
 from ._sources_b import (
+    SPLIT,
+    SPLIT_TAGS,
     assert_same,
     expected_shapes,
     export_zip,
+    frame_stem,
     imported_shapes,
+    imported_subsets,
+    imported_tags,
     invalid,
     make_source,
     read,
     sizes,
+    split_source,
     truncate,
     write_zip,
 )
@@ -231,3 +238,112 @@ def test_data_yaml_reads_with_pyyaml(tmp_path: Path) -> None:
     assert parsed["names"] == {0: "car", 1: "person", 2: "weather", 3: "a: 'b' # c"}
     assert parse_yaml(text, "data.yaml")["names"] == parsed["names"]
     assert parsed["kpt_shape"] == [0, 3]
+
+
+# ------------------------------------------------------------------------------ subsets
+
+
+def test_yolo_writes_each_subset(tmp_path: Path) -> None:
+    source = split_source()
+    path = export_zip(YOLO, source, tmp_path / "out.zip")
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        obj_data = z.read("obj.data").decode().splitlines()
+        train = z.read("train.txt").decode().split()
+        val = z.read("val.txt").decode().split()
+    assert obj_data == [
+        "classes = 4",
+        "train = data/train.txt",
+        "val = data/val.txt",
+        "names = data/obj.names",
+        "backup = backup/",
+    ]
+    assert train == [f"data/obj_train_data/dir/frame_{i:03d}.png" for i in range(3)]
+    assert val == [f"data/obj_val_data/dir/frame_{i:03d}.png" for i in range(3, 6)]
+    assert "obj_val_data/dir/frame_004.txt" in names
+    assert "obj_train_data/dir/frame_004.txt" not in names
+    assert names.count("obj.names") == 1
+    data = read(YOLO, path, frame_sizes=sizes(source))
+    assert imported_subsets(data) == SPLIT
+    assert_same(imported_shapes(data, "rectangle"), expected_shapes(source, "rectangle"))
+
+
+def test_yolo_default_subset_comes_back_as_train(tmp_path: Path) -> None:
+    source = make_source()
+    data = read(YOLO, export_zip(YOLO, source, tmp_path / "a.zip"), frame_sizes=sizes(source))
+    assert set(data.frame_subsets.values()) == {"train"}
+    # beside a real "train" subset, "default" keeps its name
+    source = split_source(subsets=("train", "default"))
+    path = export_zip(YOLO, source, tmp_path / "b.zip")
+    with zipfile.ZipFile(path) as z:
+        assert "default = data/default.txt" in z.read("obj.data").decode().splitlines()
+    data = read(YOLO, path, frame_sizes=sizes(source))
+    assert [s for s, _stem in imported_subsets(data)] == ["default"] * 3 + ["train"] * 3
+
+
+def test_yolo_same_names_in_two_subsets_stay_two_frames(tmp_path: Path) -> None:
+    source = split_source(same_names=True)
+    data = read(YOLO, export_zip(YOLO, source, tmp_path / "o.zip"), frame_sizes=sizes(source))
+    assert imported_subsets(data) == [
+        (subset, f"frame_{i:03d}") for subset in ("train", "val") for i in range(3)
+    ]
+    # the car track's boxes of frames 4 and 5 are in val, under the names of frames 1 and 2
+    val_boxes = [s for s in data.shapes if data.frame_subsets[s.frame] == "val"]
+    assert sorted(frame_stem(data, s.frame) for s in val_boxes) == ["frame_001", "frame_002"]
+
+
+@pytest.mark.parametrize("fmt", [DETECT, SEGMENT, POSE, OBB])
+def test_ultralytics_writes_each_subset(tmp_path: Path, fmt: str) -> None:
+    import yaml
+
+    source = split_source(with_images=True)
+    path = export_zip(fmt, source, tmp_path / "out.zip", save_images=True)
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        header = yaml.safe_load(z.read("data.yaml").decode())
+        val = z.read("val.txt").decode().split()
+    assert (header["path"], header["train"], header["val"]) == (".", "train.txt", "val.txt")
+    assert header["names"] == {0: "car", 1: "person", 2: "weather", 3: "body"}
+    assert val == [f"images/val/dir/frame_{i:03d}.png" for i in range(3, 6)]
+    assert {"labels/train/dir/frame_000.txt", "labels/val/dir/frame_005.txt"} <= names
+    assert {"images/train/dir/frame_002.png", "images/val/dir/frame_003.png"} <= names
+    assert "labels/train/dir/frame_003.txt" not in names
+    data = read(fmt, path)
+    assert imported_subsets(data) == SPLIT
+    if fmt == DETECT:
+        assert_same(imported_shapes(data, "rectangle"), expected_shapes(source, "rectangle"))
+    if fmt == SEGMENT:
+        assert_same(imported_shapes(data, "polygon"), expected_shapes(source, "polygon"))
+
+
+def test_ultralytics_subset_from_the_labels_folder(tmp_path: Path) -> None:
+    path = write_zip(
+        tmp_path / "d.zip",
+        {
+            "data.yaml": "names: [car]\ntrain: images/train\nvalid: valid.txt\n",
+            "valid.txt": "images/valid/b.jpg\n",
+            "labels/train/a.txt": "0 0.5 0.5 0.5 0.5\n",
+            "labels/valid/b.txt": "0 0.5 0.5 0.5 0.5\n",
+            "labels/c.txt": "",
+        },
+    )
+    data = read(DETECT, path, frame_sizes={"a.jpg": (10, 10), "b.jpg": (10, 10)})
+    got = {data.frame_names[n]: data.frame_subsets[n] for n in data.frame_names}
+    assert got == {"a": "train", "b.jpg": "valid", "c": "default"}
+
+
+@pytest.mark.parametrize("with_images", [True, False])
+def test_classification_writes_each_subset(tmp_path: Path, with_images: bool) -> None:
+    source = split_source(with_images=with_images)
+    source.tags.append(Tag(4, "car"))
+    path = export_zip(CLASSIFY, source, tmp_path / "out.zip", save_images=with_images)
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+    assert {"train/car/", "val/car/", "val/body/", "train/weather/"} <= names
+    if with_images:
+        assert {"train/weather/dir/frame_000.png", "val/car/dir/frame_004.png"} <= names
+    else:
+        assert {"labels/train/dir/frame_000.txt", "labels/val/dir/frame_004.txt"} <= names
+    data = read(CLASSIFY, path)
+    assert imported_tags(data) == SPLIT_TAGS
+    assert imported_subsets(data) == SPLIT  # untagged frames: empty label lists

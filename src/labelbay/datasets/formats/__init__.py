@@ -10,4 +10,5 @@ from labelbay.datasets.formats import (
     segmentation,  # noqa: F401
     voc,  # noqa: F401
     yolo,  # noqa: F401
+    yolo_ultralytics,  # noqa: F401
 )

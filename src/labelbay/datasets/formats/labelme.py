@@ -1,7 +1,8 @@
 """LabelMe 3.0: one XML file per image with polygons and boxes.
 
 Layout: ``<subset>/<frame path without extension>.xml`` (and the image next to it with
-images). Each file: ``annotation`` with ``filename``, ``folder``, ``source``,
+images), one folder per subset of the frames (``default/`` for a task without one). Each
+file: ``annotation`` with ``filename``, ``folder``, ``source``,
 ``imagesize/nrows,ncols`` and an ``object`` per shape: ``name``, ``deleted`` 0, ``verified``
 0, ``occluded`` yes/no, ``date``, ``id``, ``parts/hasparts,ispartof``, ``type``
 (``bounding_box`` for rectangles) and ``polygon/pt/x,y`` (a rectangle as its four corners,
@@ -9,6 +10,10 @@ rotation applied), ``attributes`` as ``name=value`` pairs separated by commas (`
 escapes ``,``, ``=`` and ``\\`` inside names and values). Shapes of one group share a parent
 object: the first is the group's ``ispartof`` target.
 Polygons, rectangles (also of tracks); other shape types are not written.
+
+Reading, a file's subset is the top folder it is in, after taking off the image folder its
+``folder`` names (``train/dir/a.xml`` with ``folder`` ``dir``: ``train``); files at the root
+are in ``default``. The same frame name in two subsets is two frames.
 """
 
 from __future__ import annotations
@@ -18,28 +23,23 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from labelbay.datasets.formats._common_b import (
+from labelbay.datasets.formats.common import (
     Input,
     bounds,
+    corners_rect,
     fail,
-    frame_shapes,
     label_specs,
     num,
     path_stem,
     rect_corners,
     safe_path,
+    subset_dir,
     write_image,
 )
-from labelbay.datasets.formats.voc import parse_xml
+from labelbay.datasets.formats.voc import parse_xml, sub_element
 from labelbay.datasets.model import DatasetSource, ImportedDataset, Shape
 from labelbay.datasets.registry import Format, register
-
-
-def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
-    element = ET.SubElement(parent, tag)
-    if text is not None:
-        element.text = text
-    return element
+from labelbay.datasets.tracks import frame_shapes
 
 
 def _escape(text: str) -> str:
@@ -80,60 +80,56 @@ def decode_attributes(text: str, file: str, what: str) -> dict[str, str]:
     return result
 
 
-def _subset(source: DatasetSource) -> str:
-    return safe_path(source.subset or "default").replace("/", "_")
-
-
 def export(source: DatasetSource, out: zipfile.ZipFile, *, save_images: bool) -> None:
     names = {label.name for label in source.labels}
-    subset = _subset(source)
     for frame, shapes, _tags in frame_shapes(source, {"rectangle", "polygon"}):
+        subset = subset_dir(frame.subset)
         rel = path_stem(frame.name)
         member = write_image(out, source, frame, f"{subset}/{rel}") if save_images else None
         root = ET.Element("annotation")
         base = posixpath.basename(member) if member else posixpath.basename(safe_path(frame.name))
-        _sub(root, "filename", base)
-        _sub(root, "folder", posixpath.dirname(rel))
-        src = _sub(root, "source")
-        _sub(src, "sourceImage", "")
-        _sub(src, "sourceAnnotation", "Labelbay")
-        size = _sub(root, "imagesize")
-        _sub(size, "nrows", str(frame.height))
-        _sub(size, "ncols", str(frame.width))
+        sub_element(root, "filename", base)
+        sub_element(root, "folder", posixpath.dirname(rel))
+        src = sub_element(root, "source")
+        sub_element(src, "sourceImage", "")
+        sub_element(src, "sourceAnnotation", "Labelbay")
+        size = sub_element(root, "imagesize")
+        sub_element(size, "nrows", str(frame.height))
+        sub_element(size, "ncols", str(frame.width))
         kept = [s for s in shapes if s.type in ("rectangle", "polygon") and s.label in names]
         group_head: dict[int, int] = {}
         for index, shape in enumerate(kept):
             if shape.group:
                 group_head.setdefault(shape.group, index)
         for index, shape in enumerate(kept):
-            obj = _sub(root, "object")
-            _sub(obj, "name", shape.label)
-            _sub(obj, "deleted", "0")
-            _sub(obj, "verified", "0")
-            _sub(obj, "occluded", "yes" if shape.occluded else "no")
-            _sub(obj, "date", "")
-            _sub(obj, "id", str(index))
-            parts = _sub(obj, "parts")
+            obj = sub_element(root, "object")
+            sub_element(obj, "name", shape.label)
+            sub_element(obj, "deleted", "0")
+            sub_element(obj, "verified", "0")
+            sub_element(obj, "occluded", "yes" if shape.occluded else "no")
+            sub_element(obj, "date", "")
+            sub_element(obj, "id", str(index))
+            parts = sub_element(obj, "parts")
             head = group_head.get(shape.group) if shape.group else None
             members = [str(i) for i, s in enumerate(kept) if shape.group and s.group == shape.group]
-            _sub(
+            sub_element(
                 parts,
                 "hasparts",
                 ",".join(m for m in members if m != str(index)) if head == index else "",
             )
-            _sub(parts, "ispartof", str(head) if head is not None and head != index else "")
+            sub_element(parts, "ispartof", str(head) if head is not None and head != index else "")
             if shape.type == "rectangle":
-                _sub(obj, "type", "bounding_box")
+                sub_element(obj, "type", "bounding_box")
                 corners = rect_corners(shape.points, shape.rotation)
             else:
                 corners = list(zip(shape.points[0::2], shape.points[1::2], strict=False))
-            polygon = _sub(obj, "polygon")
+            polygon = sub_element(obj, "polygon")
             for x, y in corners:
-                pt = _sub(polygon, "pt")
-                _sub(pt, "x", num(x))
-                _sub(pt, "y", num(y))
-            _sub(polygon, "username", "")
-            _sub(obj, "attributes", encode_attributes(shape.attributes))
+                pt = sub_element(polygon, "pt")
+                sub_element(pt, "x", num(x))
+                sub_element(pt, "y", num(y))
+            sub_element(polygon, "username", "")
+            sub_element(obj, "attributes", encode_attributes(shape.attributes))
         ET.indent(root)
         out.writestr(f"{subset}/{rel}.xml", ET.tostring(root, encoding="unicode") + "\n")
 
@@ -154,24 +150,20 @@ def read(path: Path) -> ImportedDataset:
         data = ImportedDataset()
         declared: list[str] = []
         groups: dict[tuple[int, str], int] = {}
-        # The common folder of every XML file is the root; the rest of the path is the frame.
-        root = posixpath.commonpath(members) if len(members) > 1 else posixpath.dirname(members[0])
-        if root in members:
-            root = posixpath.dirname(root)
-        prefix = f"{root}/" if root else ""
         for number, member in enumerate(members):
             shown = src.shown(member)
             tree = parse_xml(src, member)
             if tree.tag != "annotation":
                 raise fail(shown, f"the root element is <{tree.tag}>, not <annotation>")
-            rel = member[len(prefix) :] if src.is_zip else member
             filename = (tree.findtext("filename") or "").strip()
             folder = (tree.findtext("folder") or "").strip().strip("/")
+            subset, rel = _subset_of(member if src.is_zip else src.file, folder)
             if not filename:
                 name = rel[: -len(".xml")]
             else:
                 name = f"{folder}/{filename}" if folder else filename
             data.frame_names[number] = name
+            data.frame_subsets[number] = subset
             objects = tree.findall("object")
             for index, obj in enumerate(objects, 1):
                 what = f"object {index}"
@@ -215,13 +207,23 @@ def read(path: Path) -> ImportedDataset:
         return data
 
 
+def _subset_of(member: str, folder: str) -> tuple[str, str]:
+    """``(subset, path inside the subset folder)`` of an XML file: its top folder, once the
+    image folder its ``<folder>`` names is taken off the end of its folders."""
+    folders = posixpath.dirname(member)
+    if folder and (folders == folder or folders.endswith(f"/{folder}")):
+        folders = folders[: -len(folder)].rstrip("/")
+    if not folders:
+        return "default", member
+    subset = folders.split("/", 1)[0]
+    return subset, member[len(subset) + 1 :]
+
+
 def _unrotate(shape: Shape, corners: list[float]) -> None:
     """Four corners of a (possibly rotated) rectangle back to a box and an angle."""
-    from labelbay.datasets.formats.yolo import _obb_shape
-
-    box = _obb_shape(corners, shape.label, shape.frame)
-    if abs(box.rotation) > 1e-6 and abs(box.rotation - 360) > 1e-6:
-        shape.points, shape.rotation = box.points, box.rotation
+    points, rotation = corners_rect(corners)
+    if abs(rotation) > 1e-6 and abs(rotation - 360) > 1e-6:
+        shape.points, shape.rotation = points, rotation
 
 
 register(Format("LabelMe 3.0", "ZIP", "3.0", export, read, slug="labelme"))

@@ -10,6 +10,9 @@ Reading: rows of the same track id become one track, every row a keyframe; a gap
 and the frame after its last row (when the file goes on past it) become ``outside``
 keyframes. Track id -1 rows are single shapes. ``occluded`` means visibility below 0.5.
 Frames are matched by number (row frame - 1); the file names no frames.
+
+MOT has no subsets: the frames of every subset go into the one ``gt/gt.txt`` (numbered as
+the source numbers them), and an import records none (``frame_subsets`` stays empty).
 """
 
 from __future__ import annotations
@@ -21,13 +24,12 @@ import posixpath
 import zipfile
 from pathlib import Path
 
-from labelbay.datasets.formats._common_b import (
+from labelbay.datasets.formats.common import (
     Input,
-    TrackFrames,
     fail,
-    image_ext,
     label_specs,
     num,
+    write_image,
 )
 from labelbay.datasets.model import (
     DatasetSource,
@@ -37,18 +39,19 @@ from labelbay.datasets.model import (
     TrackShape,
 )
 from labelbay.datasets.registry import Format, register
+from labelbay.datasets.tracks import TrackCursor
 
 
 def export(source: DatasetSource, out: zipfile.ZipFile, *, save_images: bool) -> None:
     names = [label.name for label in source.labels]
     index = {name: i + 1 for i, name in enumerate(names)}
     out.writestr("gt/labels.txt", "".join(f"{name}\n" for name in names))
-    tracks = TrackFrames(source.tracks(), {"rectangle"})
+    tracks = TrackCursor(source.tracks(), {"rectangle"})
     with out.open("gt/gt.txt", "w", force_zip64=True) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         writer = csv.writer(text, lineterminator="\n")
         for frame, shapes, _tags in source.frame_annotations():
-            rows: list[tuple[int, Shape]] = [(i + 1, shape) for i, shape in tracks.at(frame.number)]
+            rows = [(t.track_id + 1, t.shape) for t in tracks.at(frame.number)]
             rows.extend((-1, shape) for shape in shapes)
             for track_id, shape in rows:
                 if shape.type != "rectangle" or shape.label not in index:
@@ -71,10 +74,7 @@ def export(source: DatasetSource, out: zipfile.ZipFile, *, save_images: bool) ->
         text.detach()
     if save_images:
         for frame in source.frames:
-            found = source.image(frame)
-            if found is not None:
-                ext = posixpath.splitext(found[0])[1] or image_ext(frame)
-                out.writestr(f"img1/{frame.number + 1:06d}{ext}", found[1])
+            write_image(out, source, frame, f"img1/{frame.number + 1:06d}")
 
 
 def _number(text: str, file: str, line: int, what: str, *, integer: bool = False) -> float:

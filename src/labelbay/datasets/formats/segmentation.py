@@ -5,7 +5,11 @@ without a colour, or whose colour is taken, gets the next free colour of the VOC
 ``SegmentationClass/<frame path without extension>.png`` (palette PNG: index 0 background,
 label i at index i + 1 with the label's colour), ``SegmentationObject/<...>.png`` (palette
 PNG: object k of the frame at index k, VOC palette colours; a 16-bit grey PNG above 254
-objects), ``ImageSets/Segmentation/<subset>.txt`` and, with images, ``JPEGImages/<...>``.
+objects), ``ImageSets/Segmentation/<subset>.txt`` (one per subset of the frames) and, with
+images, ``JPEGImages/<...>``. The mask and image folders are shared by every subset: a frame
+path an earlier frame already took goes under its subset's folder, as in VOC (``voc``).
+Reading, a frame's subset is the ``ImageSets/Segmentation`` list naming it (``default`` when
+none does, if the archive has lists).
 
 Shapes are drawn with Pillow's ImageDraw in ``z_order`` order (later ones cover earlier
 ones): polygons, rectangles (rotation applied), ellipses (as 72-point polygons) and masks;
@@ -14,10 +18,8 @@ track shapes included. Reading gives every object of SegmentationObject back as 
 under it; without SegmentationObject, every class colour of a frame is one mask. The masks
 are pixel-exact copies of the PNGs, i.e. of the rasterised shapes: a polygon comes back as
 the pixels ImageDraw filled for it (its outline included), minus what later shapes covered.
-With ``read(path, as_polygons=True)`` (CVAT's ``conv_mask_to_poly``) each object comes back
-as polygons instead, traced along the pixel edges by :func:`contours`: vertices on pixel
-corners, so a polygon's box is its mask's box plus one pixel right and down; holes are
-filled; one polygon per 8-connected part.
+(An import with ``conv_mask_to_poly`` turns the masks into polygons when it is applied:
+:mod:`labelbay.datasets.masks`.)
 """
 
 from __future__ import annotations
@@ -33,24 +35,35 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw
 
-from labelbay.datasets.formats._common_b import (
+from labelbay.datasets.formats.common import (
     Input,
+    UniquePaths,
     decode_mask,
     encode_mask,
     fail,
-    frame_shapes,
     hex_rgb,
     path_stem,
     rect_corners,
-    safe_path,
+    subset_dir,
     write_image,
 )
+from labelbay.datasets.formats.rle import fill_runs
 from labelbay.datasets.formats.voc import read_labelmap, write_labelmap
-from labelbay.datasets.model import DatasetSource, FrameInfo, ImportedDataset, LabelSpec, Shape
+from labelbay.datasets.model import (
+    DatasetSource,
+    FrameInfo,
+    ImportedDataset,
+    LabelSpec,
+    Shape,
+    subset_runs,
+)
 from labelbay.datasets.registry import Format, register
+from labelbay.datasets.tracks import frame_shapes
 
 _DRAWN = ("polygon", "rectangle", "ellipse", "mask")
 _VOID = 255
+_ON, _BIT = [0] + [255] * 255, [0] + [1] * 255
+"""Pillow lookup tables: 0 stays 0, anything else becomes 255 (``_BIT``: 1)."""
 
 
 def voc_palette() -> list[tuple[int, int, int]]:
@@ -109,13 +122,8 @@ def _draw(images: list[Image.Image], values: list[int], shape: Shape) -> bool:
         if decoded is None:
             return False
         left, top, width, height, runs = decoded
-        bits = bytearray()
-        value = 0
-        for run in runs:
-            bits.extend(bytes([value]) * max(run, 0))
-            value = 255 - value
-        bits = bits[: width * height].ljust(width * height, b"\0")
-        stencil = Image.frombytes("L", (width, height), bytes(bits))
+        bits = fill_runs([max(run, 0) for run in runs], width * height)
+        stencil = Image.frombytes("L", (width, height), bytes(bits)).point(_ON)
         for image, fill in zip(images, values, strict=True):
             image.paste(fill, (left, top, left + width, top + height), stencil)
         return True
@@ -141,18 +149,21 @@ def export(source: DatasetSource, out: zipfile.ZipFile, *, save_images: bool) ->
     for label in labels:
         class_palette.extend(hex_rgb(label.color) or (0, 0, 0))
     object_palette = [c for rgb in voc_palette() for c in rgb]
-    subset = safe_path(source.subset or "default").replace("/", "_")
-    listed: list[str] = []
-    for frame, shapes, _tags in frame_shapes(source, _DRAWN):
-        rel = path_stem(frame.name)
-        listed.append(rel)
-        kept = [s for s in shapes if s.type in _DRAWN and s.label in index]
-        kept.sort(key=lambda s: s.z_order)
-        out.writestr(f"SegmentationClass/{rel}.png", _class_png(frame, kept, index, class_palette))
-        out.writestr(f"SegmentationObject/{rel}.png", _object_png(frame, kept, object_palette))
-        if save_images:
-            write_image(out, source, frame, f"JPEGImages/{rel}")
-    out.writestr(f"ImageSets/Segmentation/{subset}.txt", "".join(f"{r}\n" for r in listed))
+    paths = UniquePaths()
+    for subset, run in subset_runs(frame_shapes(source, _DRAWN), lambda item: item[0]):
+        listed: list[str] = []
+        for frame, shapes, _tags in run:
+            rel = paths.take(path_stem(frame.name), subset)
+            listed.append(rel)
+            kept = [s for s in shapes if s.type in _DRAWN and s.label in index]
+            kept.sort(key=lambda s: s.z_order)
+            class_png = _class_png(frame, kept, index, class_palette)
+            out.writestr(f"SegmentationClass/{rel}.png", class_png)
+            out.writestr(f"SegmentationObject/{rel}.png", _object_png(frame, kept, object_palette))
+            if save_images:
+                write_image(out, source, frame, f"JPEGImages/{rel}")
+        listing = "".join(f"{r}\n" for r in listed)
+        out.writestr(f"ImageSets/Segmentation/{subset_dir(subset)}.txt", listing)
 
 
 def _size(frame: FrameInfo) -> tuple[int, int]:
@@ -227,105 +238,20 @@ def _color_stencil(image: Image.Image, color: tuple[int, int, int]) -> Image.Ima
     return ImageChops.multiply(ImageChops.multiply(bands[0], bands[1]), bands[2])
 
 
-def _mask_shape(stencil: Image.Image, frame: int, label: str) -> Shape | None:
-    box = stencil.getbbox()
-    if box is None:
-        return None
-    left, top, right, bottom = box
-    crop = stencil.crop(box)
-    bits = [1 if b else 0 for b in crop.tobytes()]
-    points = encode_mask(bits, left, top, right - left, bottom - top)
-    return Shape(type="mask", frame=frame, label=label, points=points)
-
-
-_TURNS = {
-    # direction -> the directions to try next: left turn, straight on, right turn
-    (1, 0): ((0, -1), (1, 0), (0, 1)),
-    (0, 1): ((1, 0), (0, 1), (-1, 0)),
-    (-1, 0): ((0, 1), (-1, 0), (0, -1)),
-    (0, -1): ((-1, 0), (0, -1), (1, 0)),
-}
-
-
-def contours(stencil: Image.Image) -> list[list[float]]:
-    """The outer outlines of a 0/255 stencil as polygons along the pixel edges.
-
-    Every pixel side between the object and the background is an edge walked with the
-    object on its right (clockwise on screen). Edges are chained; where two pixels touch only
-    at a corner the walk turns left, through the corner, so they share one outline
-    (8-connectivity; the outline touches itself there). Outlines of negative area are holes
-    and are dropped; straight runs are merged into one segment. Vertices are pixel corners:
-    the polygon covers exactly the pixels of the outline (holes filled)."""
+def _mask_shape(stencil: Image.Image, frame: int, label: str) -> list[Shape]:
+    """The stencil's pixels as a mask shape (none when it is empty)."""
     box = stencil.getbbox()
     if box is None:
         return []
-    left, top = box[0], box[1]
-    crop = stencil.crop(box)
-    width, height = crop.size
-    bits = crop.tobytes()
-
-    def on(x: int, y: int) -> bool:
-        return 0 <= x < width and 0 <= y < height and bits[y * width + x] != 0
-
-    edges: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for y in range(height):
-        for x in range(width):
-            if not on(x, y):
-                continue
-            if not on(x, y - 1):
-                edges.setdefault((x, y), []).append((1, 0))
-            if not on(x + 1, y):
-                edges.setdefault((x + 1, y), []).append((0, 1))
-            if not on(x, y + 1):
-                edges.setdefault((x + 1, y + 1), []).append((-1, 0))
-            if not on(x - 1, y):
-                edges.setdefault((x, y + 1), []).append((0, -1))
-    polygons: list[list[float]] = []
-    while edges:
-        start = next(iter(edges))
-        direction = edges[start].pop()
-        if not edges[start]:
-            del edges[start]
-        vertices = [start]
-        point = (start[0] + direction[0], start[1] + direction[1])
-        while point != start:
-            options = edges.get(point, [])
-            step = next(d for d in _TURNS[direction] if d in options)
-            options.remove(step)
-            if not options:
-                del edges[point]
-            if step != direction:
-                vertices.append(point)
-            direction = step
-            point = (point[0] + step[0], point[1] + step[1])
-        if len(vertices) > 1 and _straight(vertices[-1], vertices[0], vertices[1]):
-            vertices.pop(0)
-        area = sum(
-            a[0] * b[1] - b[0] * a[1]
-            for a, b in zip(vertices, vertices[1:] + vertices[:1], strict=True)
-        )
-        if area > 0 and len(vertices) >= 3:
-            polygons.append([float(v) for x, y in vertices for v in (x + left, y + top)])
-    return polygons
+    left, top, right, bottom = box
+    bits = stencil.crop(box).point(_BIT).tobytes()
+    points = encode_mask(bits, left, top, right - left, bottom - top)
+    return [Shape(type="mask", frame=frame, label=label, points=points)]
 
 
-def _straight(a: tuple[int, int], b: tuple[int, int], c: tuple[int, int]) -> bool:
-    return (b[0] - a[0]) * (c[1] - b[1]) == (b[1] - a[1]) * (c[0] - b[0])
-
-
-def _shapes(stencil: Image.Image, frame: int, label: str, as_polygons: bool) -> list[Shape]:
-    if as_polygons:
-        return [
-            Shape(type="polygon", frame=frame, label=label, points=points)
-            for points in contours(stencil)
-        ]
-    shape = _mask_shape(stencil, frame, label)
-    return [shape] if shape is not None else []
-
-
-def read(path: Path, *, as_polygons: bool = False) -> ImportedDataset:
-    """Masks as CVAT ``mask`` shapes, or with ``as_polygons`` (CVAT's
-    ``conv_mask_to_poly``) as polygons along the pixel edges (see :func:`contours`)."""
+def read(path: Path) -> ImportedDataset:
+    """Every object (without SegmentationObject: every class colour) of a frame as a CVAT
+    ``mask`` shape."""
     with Input(path) as src:
         if not src.is_zip:
             raise fail(src.file, "a segmentation mask dataset is a zip archive")
@@ -349,14 +275,13 @@ def read(path: Path, *, as_polygons: bool = False) -> ImportedDataset:
                 if m.startswith(d) and m.lower().endswith(".png")
             }
         )
-        listing = src.find(f"{prefix}ImageSets/Segmentation/default.txt")
-        order: list[str] = []
-        if listing is not None:
-            order = [t.split()[0] for _n, t in src.lines(listing) if t.split()[0] in rels]
-        order = list(dict.fromkeys(order + rels))
+        subset_of, has_lists = _subsets(src, f"{prefix}ImageSets/Segmentation/", set(rels))
+        order = list(dict.fromkeys([*subset_of, *rels]))
         data = ImportedDataset(labels=labels)
         for number, rel in enumerate(order):
             data.frame_names[number] = rel
+            if has_lists:
+                data.frame_subsets[number] = subset_of.get(rel, "default")
             class_member, object_member = f"{class_dir}{rel}.png", f"{object_dir}{rel}.png"
             if not src.has(class_member):
                 raise fail(src.shown(object_member), f"{class_member} is missing")
@@ -378,12 +303,29 @@ def read(path: Path, *, as_polygons: bool = False) -> ImportedDataset:
                     label = _majority(classes, stencil, by_color)
                     if label is None:
                         continue
-                    data.shapes.extend(_shapes(stencil, number, label, as_polygons))
+                    data.shapes.extend(_mask_shape(stencil, number, label))
             else:
                 for rgb, label in by_color.items():
                     stencil = _color_stencil(classes, rgb)
-                    data.shapes.extend(_shapes(stencil, number, label, as_polygons))
+                    data.shapes.extend(_mask_shape(stencil, number, label))
         return data
+
+
+def _subsets(src: Input, folder: str, rels: set[str]) -> tuple[dict[str, str], bool]:
+    """Frame path -> subset from the ``<folder><subset>.txt`` lists (in list order, the first
+    list naming a frame wins), and whether there are lists at all."""
+    subset_of: dict[str, str] = {}
+    found = False
+    for member in sorted(src.names()):
+        rest = member[len(folder) :]
+        if not member.startswith(folder) or "/" in rest or not rest.endswith(".txt"):
+            continue
+        found = True
+        for _n, text in src.lines(member):
+            rel = text.split()[0]
+            if rel in rels:
+                subset_of.setdefault(rel, rest[: -len(".txt")])
+    return subset_of, found
 
 
 def _majority(

@@ -8,6 +8,13 @@ for tags (``<frame> 1`` or ``<frame> -1``), ``labelmap.txt`` (``name:r,g,b::``) 
 images, ``JPEGImages/<frame path>``. Rectangles only (track rectangles included); rotation
 is ignored; coordinates are written as stored (floats). ``truncated`` and ``difficult`` come
 from the attributes of that name (``true``/``1``); the importer sets them only when 1.
+
+Subsets: each subset of the frames has its own lists (``ImageSets/Main/<subset>.txt`` and
+``<label>_<subset>.txt``); ``Annotations/`` and ``JPEGImages/`` are shared, so a frame path
+that an earlier frame (of another task) already took is written under its subset's folder
+(``val/dir/a``, see ``UniquePaths``). Reading, a frame's subset is the list naming it
+(``default`` when none does, if the archive has lists); lists are the ``ImageSets/Main``
+files of one name a line, label lists those of ``<image> 1|-1|0`` lines.
 """
 
 from __future__ import annotations
@@ -17,33 +24,39 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from labelbay.datasets.formats._common_b import (
+from labelbay.datasets.formats.common import (
     Input,
+    UniquePaths,
     fail,
-    frame_shapes,
     hex_rgb,
     num,
     parse_color,
     path_stem,
     safe_path,
+    subset_dir,
     write_image,
 )
-from labelbay.datasets.model import DatasetSource, ImportedDataset, LabelSpec, Shape, Tag
+from labelbay.datasets.model import (
+    DatasetSource,
+    ImportedDataset,
+    LabelSpec,
+    Shape,
+    Tag,
+    subset_runs,
+)
 from labelbay.datasets.registry import Format, register
+from labelbay.datasets.tracks import frame_shapes
 
 _FLAGS = ("truncated", "difficult")
 _TRUE = ("true", "1", "yes")
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+def sub_element(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    """A new child ``<tag>`` of ``parent`` holding ``text``."""
     element = ET.SubElement(parent, tag)
     if text is not None:
         element.text = text
     return element
-
-
-def _subset(source: DatasetSource) -> str:
-    return safe_path(source.subset or "default").replace("/", "_")
 
 
 def write_labelmap(out: zipfile.ZipFile, labels: list[LabelSpec], *, background: bool) -> None:
@@ -78,61 +91,71 @@ def read_labelmap(src: Input, member: str) -> list[LabelSpec]:
 def export(source: DatasetSource, out: zipfile.ZipFile, *, save_images: bool) -> None:
     labels = list(source.labels)
     names = {label.name for label in labels}
-    subset = _subset(source)
     write_labelmap(out, labels, background=False)
-    listed: list[str] = []
-    tagged: dict[str, set[str]] = {}
-    for frame, shapes, tags in frame_shapes(source, {"rectangle"}):
-        rel = path_stem(frame.name)
-        listed.append(rel)
-        for tag in tags:
-            tagged.setdefault(tag.label, set()).add(rel)
-        member = write_image(out, source, frame, f"JPEGImages/{rel}") if save_images else None
-        root = ET.Element("annotation")
-        _sub(root, "folder", "")
-        _sub(root, "filename", posixpath.basename(member) if member else _file_name(frame.name))
-        src = _sub(root, "source")
-        _sub(src, "database", "Unknown")
-        _sub(src, "annotation", "Unknown")
-        _sub(src, "image", "Unknown")
-        size = _sub(root, "size")
-        _sub(size, "width", str(frame.width))
-        _sub(size, "height", str(frame.height))
-        _sub(size, "depth", "3")
-        _sub(root, "segmented", "0")
-        for shape in shapes:
-            if shape.type != "rectangle" or shape.label not in names:
-                continue
-            obj = _sub(root, "object")
-            _sub(obj, "name", shape.label)
-            attrs = dict(shape.attributes)
-            _sub(obj, "pose", attrs.pop("pose", "Unspecified"))
-            flags = {f: attrs.pop(f, "").lower() in _TRUE for f in _FLAGS}
-            _sub(obj, "truncated", "1" if flags["truncated"] else "0")
-            _sub(obj, "occluded", "1" if shape.occluded else "0")
-            _sub(obj, "difficult", "1" if flags["difficult"] else "0")
-            box = _sub(obj, "bndbox")
-            x1, y1, x2, y2 = shape.points[:4]
-            for tag, value in (
-                ("xmin", min(x1, x2)),
-                ("ymin", min(y1, y2)),
-                ("xmax", max(x1, x2)),
-                ("ymax", max(y1, y2)),
-            ):
-                _sub(box, tag, num(value))
-            if attrs:
-                holder = _sub(obj, "attributes")
-                for key, value in attrs.items():
-                    attribute = _sub(holder, "attribute")
-                    _sub(attribute, "name", key)
-                    _sub(attribute, "value", value)
-        ET.indent(root)
-        out.writestr(f"Annotations/{rel}.xml", ET.tostring(root, encoding="unicode") + "\n")
-    out.writestr(f"ImageSets/Main/{subset}.txt", "".join(f"{r}\n" for r in listed))
-    for label, frames in tagged.items():
-        if label in names:
-            body = "".join(f"{r} {1 if r in frames else -1}\n" for r in listed)
-            out.writestr(f"ImageSets/Main/{safe_path(label)}_{subset}.txt", body)
+    paths = UniquePaths()
+    for subset, run in subset_runs(frame_shapes(source, {"rectangle"}), lambda item: item[0]):
+        listed: list[str] = []
+        tagged: dict[str, set[str]] = {}
+        for frame, shapes, tags in run:
+            rel = paths.take(path_stem(frame.name), subset)
+            listed.append(rel)
+            for tag in tags:
+                tagged.setdefault(tag.label, set()).add(rel)
+            member = write_image(out, source, frame, f"JPEGImages/{rel}") if save_images else None
+            filename = posixpath.basename(member) if member else _file_name(frame.name)
+            root = _annotation(frame.width, frame.height, filename, shapes, names)
+            out.writestr(f"Annotations/{rel}.xml", ET.tostring(root, encoding="unicode") + "\n")
+        name = subset_dir(subset)
+        out.writestr(f"ImageSets/Main/{name}.txt", "".join(f"{r}\n" for r in listed))
+        for label, frames in tagged.items():
+            if label in names:
+                body = "".join(f"{r} {1 if r in frames else -1}\n" for r in listed)
+                out.writestr(f"ImageSets/Main/{safe_path(label)}_{name}.txt", body)
+
+
+def _annotation(
+    width: int, height: int, filename: str, shapes: list[Shape], names: set[str]
+) -> ET.Element:
+    root = ET.Element("annotation")
+    sub_element(root, "folder", "")
+    sub_element(root, "filename", filename)
+    src = sub_element(root, "source")
+    sub_element(src, "database", "Unknown")
+    sub_element(src, "annotation", "Unknown")
+    sub_element(src, "image", "Unknown")
+    size = sub_element(root, "size")
+    sub_element(size, "width", str(width))
+    sub_element(size, "height", str(height))
+    sub_element(size, "depth", "3")
+    sub_element(root, "segmented", "0")
+    for shape in shapes:
+        if shape.type != "rectangle" or shape.label not in names:
+            continue
+        obj = sub_element(root, "object")
+        sub_element(obj, "name", shape.label)
+        attrs = dict(shape.attributes)
+        sub_element(obj, "pose", attrs.pop("pose", "Unspecified"))
+        flags = {f: attrs.pop(f, "").lower() in _TRUE for f in _FLAGS}
+        sub_element(obj, "truncated", "1" if flags["truncated"] else "0")
+        sub_element(obj, "occluded", "1" if shape.occluded else "0")
+        sub_element(obj, "difficult", "1" if flags["difficult"] else "0")
+        box = sub_element(obj, "bndbox")
+        x1, y1, x2, y2 = shape.points[:4]
+        for tag, value in (
+            ("xmin", min(x1, x2)),
+            ("ymin", min(y1, y2)),
+            ("xmax", max(x1, x2)),
+            ("ymax", max(y1, y2)),
+        ):
+            sub_element(box, tag, num(value))
+        if attrs:
+            holder = sub_element(obj, "attributes")
+            for key, value in attrs.items():
+                attribute = sub_element(holder, "attribute")
+                sub_element(attribute, "name", key)
+                sub_element(attribute, "value", value)
+    ET.indent(root)
+    return root
 
 
 def _file_name(name: str) -> str:
@@ -184,24 +207,18 @@ def read(path: Path) -> ImportedDataset:
         labelmap = f"{prefix}labelmap.txt"
         labels = read_labelmap(src, labelmap) if src.has(labelmap) else []
         declared = [label.name for label in labels]
-        # Frame order: the subset lists, then unlisted annotation files sorted.
-        order: list[str] = []
-        lists = sorted(
-            m
-            for m in members
-            if m.startswith(f"{prefix}ImageSets/Main/")
-            and m.endswith(".txt")
-            and "_" not in posixpath.basename(m)
-        )
+        lists, label_lists = _image_sets(src, f"{prefix}ImageSets/Main/")
         by_rel = {m[len(prefix) + len("Annotations/") : -len(".xml")]: m for m in xml_members}
         if not src.is_zip:
             by_rel = {posixpath.splitext(src.file)[0]: src.file}
-        for listing in lists:
-            for _line, text in src.lines(listing):
-                rel = text.split()[0]
-                if rel in by_rel and by_rel[rel] not in order:
-                    order.append(by_rel[rel])
-        order.extend(m for m in by_rel.values() if m not in order)
+        # Frame order: the subset lists, then unlisted annotation files sorted.
+        subset_of: dict[str, str] = {}
+        for subset, _member, lines in lists:
+            for _line, text in lines:
+                member = by_rel.get(text.split()[0])
+                if member is not None:
+                    subset_of.setdefault(member, subset)
+        order = [*subset_of, *(m for m in by_rel.values() if m not in subset_of)]
         number_of = {}
         data = ImportedDataset()
         for number, member in enumerate(order):
@@ -214,6 +231,8 @@ def read(path: Path) -> ImportedDataset:
             folder = posixpath.dirname(rel)
             name = (f"{folder}/{filename}" if folder else filename) if filename else rel
             data.frame_names[number] = name or posixpath.splitext(src.file)[0]
+            if lists:
+                data.frame_subsets[number] = subset_of.get(member, "default")
             number_of[rel] = number
             for index, obj in enumerate(tree.findall("object"), 1):
                 what = f"object {index}"
@@ -248,16 +267,9 @@ def read(path: Path) -> ImportedDataset:
                         attributes=attributes,
                     )
                 )
-        # Tags: ImageSets/Main/<label>_<subset>.txt
-        for member in members:
-            base = posixpath.basename(member)
-            if not (member.startswith(f"{prefix}ImageSets/Main/") and "_" in base):
-                continue
-            if not base.endswith(".txt"):
-                continue
-            label = base[: -len(".txt")].rsplit("_", 1)[0]
+        for label, member, lines in label_lists:
             shown = src.shown(member)
-            for line, text in src.lines(member):
+            for line, text in lines:
                 parts = text.split()
                 if len(parts) != 2 or parts[1] not in ("1", "-1", "0"):
                     raise fail(shown, f"expected '<image> 1|-1|0', got {text!r}", line=line)
@@ -271,6 +283,38 @@ def read(path: Path) -> ImportedDataset:
         colors = {label.name: label.color for label in labels}
         data.labels = [LabelSpec(name=n, color=colors.get(n, "")) for n in declared]
         return data
+
+
+Lines = list[tuple[int, str]]
+
+
+def _image_sets(
+    src: Input, folder: str
+) -> tuple[list[tuple[str, str, Lines]], list[tuple[str, str, Lines]]]:
+    """The text files of ``ImageSets/Main/``, sorted, read once: the subset lists
+    ``(subset, member, lines)`` (one name a line) and the label lists ``(label, member,
+    lines)`` (``<label>_<subset>.txt``, ``<image> 1|-1|0`` lines). An empty file is a subset
+    list unless its name has a ``_``."""
+    lists: list[tuple[str, str, Lines]] = []
+    labelled: list[tuple[str, str, Lines]] = []
+    for member in sorted(src.names()):
+        rest = member[len(folder) :]
+        if not member.startswith(folder) or "/" in rest or not rest.endswith(".txt"):
+            continue
+        stem = rest[: -len(".txt")]
+        lines = list(src.lines(member))
+        one_name_a_line = len(lines[0][1].split()) == 1 if lines else "_" not in stem
+        if one_name_a_line:
+            lists.append((stem, member, lines))
+        else:
+            labelled.append((stem, member, lines))
+    subsets = sorted((s for s, _m, _l in lists), key=len, reverse=True)
+    label_lists: list[tuple[str, str, Lines]] = []
+    for stem, member, lines in labelled:
+        subset = next((s for s in subsets if stem.endswith(f"_{s}") and len(stem) > len(s) + 1), "")
+        label = stem[: -len(subset) - 1] if subset else stem.rsplit("_", 1)[0]
+        label_lists.append((label, member, lines))
+    return lists, label_lists
 
 
 register(

@@ -1,33 +1,27 @@
-"""Helpers shared by the YOLO, VOC, LabelMe, MOT, ImageNet and segmentation formats.
+"""Helpers shared by every format module.
 
 Reading: an uploaded file is either a zip archive or one bare file; :class:`Input` gives both
-the same face (member names, bytes, text) and turns every broken archive into an ``Invalid``
-naming the file. Writing: frame paths made safe for archive members, numbers printed
-compactly, images copied one frame at a time. Tracks: :class:`TrackFrames` expands tracks
-into per-frame shapes for the formats that have no notion of tracks.
+the same face (member names; a member streamed with ``open`` or read whole as bytes, text or
+lines) and turns every missing file, broken archive or damaged member into an ``Invalid``
+naming it. Writing: frame paths made safe for archive members (:func:`safe_path`), numbers
+printed compactly, images copied one frame at a time. Tracks are expanded into per-frame
+shapes by :mod:`labelbay.datasets.tracks` (``frame_shapes``, ``TrackCursor``).
 """
 
 from __future__ import annotations
 
-import bisect
-import dataclasses
+import contextlib
 import io
 import math
 import posixpath
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
-from labelbay.datasets.model import (
-    DatasetSource,
-    FrameInfo,
-    LabelSpec,
-    Shape,
-    Tag,
-    Track,
-    TrackShape,
-)
+from labelbay.datasets.formats.rle import runs_of
+from labelbay.datasets.model import DatasetSource, FrameInfo, LabelSpec
 from labelbay.errors import Invalid
 
 IMAGE_EXTS = frozenset(
@@ -52,7 +46,9 @@ def stem(name: str) -> str:
 
 
 def safe_path(name: str) -> str:
-    """A frame name as a relative archive path: forward slashes, no drive, no ``..``."""
+    """A frame's (or subset's, label's) name as a relative archive path: forward slashes, no
+    leading slash, no drive (``C:``), no empty, ``.`` or ``..`` parts; ``"frame"`` when
+    nothing is left."""
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
     if parts and parts[0].endswith(":"):
         parts = parts[1:]
@@ -64,6 +60,31 @@ def path_stem(name: str) -> str:
     path = safe_path(name)
     root, ext = posixpath.splitext(path)
     return root if ext and posixpath.basename(root) else path
+
+
+def subset_dir(subset: str) -> str:
+    """A subset name as one folder or file-name part (``a/b`` -> ``a_b``)."""
+    return safe_path(subset or "default").replace("/", "_")
+
+
+class UniquePaths:
+    """Member paths for formats whose folders are shared by every subset (VOC's
+    ``Annotations/``): a frame path an earlier frame already took goes under its subset's
+    folder (``val/dir/a``), or failing that gets a number (``dir/a_2``), so two tasks' frames
+    of the same name do not overwrite each other."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def take(self, rel: str, subset: str) -> str:
+        candidates = [rel, f"{subset_dir(subset)}/{rel}"]
+        number = 2
+        while candidates[-1] in self.used:
+            candidates.append(f"{rel}_{number}")
+            number += 1
+        found = next(c for c in candidates if c not in self.used)
+        self.used.add(found)
+        return found
 
 
 def image_ext(frame: FrameInfo, default: str = ".jpg") -> str:
@@ -90,11 +111,38 @@ def write_image(
     return member
 
 
+def write_frame_images(
+    source: DatasetSource, out: zipfile.ZipFile, *, by_subset: bool = True
+) -> None:
+    """The frames' original files under ``images/<subset>/`` (``images/`` without
+    ``by_subset``), each path written once."""
+    seen: set[str] = set()
+    for frame in source.frames:
+        found = source.image(frame)
+        if found is None:
+            continue
+        folder = f"images/{subset_dir(frame.subset)}/" if by_subset else "images/"
+        member = folder + safe_path(found[0])
+        if member not in seen:
+            seen.add(member)
+            out.writestr(member, found[1])
+
+
 def label_specs(names: Iterable[str]) -> list[LabelSpec]:
     seen: dict[str, LabelSpec] = {}
     for name in names:
         seen.setdefault(name, LabelSpec(name=name))
     return list(seen.values())
+
+
+def label_types(labels: Iterable[LabelSpec]) -> dict[str, LabelSpec]:
+    """Every label and sublabel by name (a label wins over a sublabel of the same name)."""
+    found: dict[str, LabelSpec] = {}
+    for label in labels:
+        found[label.name] = label
+        for sub in label.sublabels:
+            found.setdefault(sub.name, sub)
+    return found
 
 
 def parse_color(text: str) -> str:
@@ -136,34 +184,60 @@ def rect_corners(points: list[float], rotation: float) -> list[tuple[float, floa
     return corners
 
 
+def corners_rect(corners: list[float]) -> tuple[list[float], float]:
+    """Four corners ``x1 y1 ... x4 y4`` (in :func:`rect_corners` order) -> the unrotated box
+    ``[x1, y1, x2, y2]`` around their centre and its clockwise rotation in degrees
+    (``[0, 360)``)."""
+    x1, y1, x2, y2, x3, y3, x4, y4 = corners[:8]
+    cx, cy = (x1 + x2 + x3 + x4) / 4, (y1 + y2 + y3 + y4) / 4
+    width = math.hypot(x2 - x1, y2 - y1)
+    height = math.hypot(x3 - x2, y3 - y2)
+    rotation = math.degrees(math.atan2(y2 - y1, x2 - x1)) % 360.0
+    if math.isclose(rotation, 360.0):
+        rotation = 0.0
+    box = [cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2]
+    return box, rotation
+
+
 def bounds(points: list[float]) -> tuple[float, float, float, float]:
     xs, ys = points[0::2], points[1::2]
     return min(xs), min(ys), max(xs), max(ys)
 
 
 class Input:
-    """An uploaded file, a zip archive or one bare file, read member by member."""
+    """An uploaded file, a zip archive or one bare file, read member by member.
+
+    Member names leave out folders and hidden files (``.DS_Store``, ``__MACOSX/._a.xml``).
+    Messages name a member as ``<upload>/<member>`` (:meth:`shown`)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = path = Path(path)
         self.file = path.name
         self._zip: zipfile.ZipFile | None = None
+        self._names: list[str] = [self.file]
+        self._dirs: list[str] = []
+        if not path.is_file():
+            raise fail(self.file, "the uploaded file is missing")
         if zipfile.is_zipfile(path):
             try:
                 self._zip = zipfile.ZipFile(path)
             except (zipfile.BadZipFile, OSError, ValueError) as exc:
                 raise fail(self.file, f"not a readable zip archive ({exc})") from None
-            self._names = [i.filename for i in self._zip.infolist() if not i.is_dir()]
-            self._dirs = [i.filename.rstrip("/") for i in self._zip.infolist() if i.is_dir()]
-        else:
-            try:
-                head = path.read_bytes()[:4]
-            except OSError as exc:
-                raise fail(self.file, f"cannot be read ({exc})") from None
-            if head[:2] == b"PK":
-                raise fail(self.file, "not a readable zip archive (truncated or damaged)")
-            self._names = [self.file]
-            self._dirs = []
+            infos = self._zip.infolist()
+            self._names = [
+                i.filename
+                for i in infos
+                if not i.is_dir() and not posixpath.basename(i.filename).startswith(".")
+            ]
+            self._dirs = [i.filename.rstrip("/") for i in infos if i.is_dir()]
+            return
+        try:
+            with path.open("rb") as stream:
+                head = stream.read(4)
+        except OSError as exc:
+            raise fail(self.file, f"cannot be read ({exc})") from None
+        if head[:2] == b"PK":
+            raise fail(self.file, "not a readable zip archive (truncated or damaged)")
 
     @property
     def is_zip(self) -> bool:
@@ -187,16 +261,38 @@ class Input:
                 return member
         return None
 
-    def read(self, name: str) -> bytes:
+    def members(self, wanted: Callable[[str], bool], kind: str) -> list[str]:
+        """The members ``wanted`` accepts, sorted; a bare file is its own one member.
+        ``Invalid`` when the archive holds none (``kind`` says what was looked for)."""
         if self._zip is None:
-            try:
-                return self.path.read_bytes()
-            except OSError as exc:
-                raise fail(self.file, f"cannot be read ({exc})") from None
+            return [self.file]
+        found = sorted(name for name in self._names if wanted(name))
+        if not found:
+            raise fail(self.file, f"the archive holds no {kind}")
+        return found
+
+    @contextlib.contextmanager
+    def open(self, name: str) -> Iterator[IO[bytes]]:
+        """The member ``name`` (a bare file: the file) as a binary stream, read as it is used;
+        a member found damaged while it is read is an ``Invalid`` naming it."""
+        shown = self.shown(name)
         try:
-            return self._zip.read(name)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
-            raise fail(f"{self.file}/{name}", f"damaged archive member ({exc})") from None
+            stream = self.path.open("rb") if self._zip is None else self._zip.open(name)
+        except KeyError:
+            raise fail(shown, "missing from the archive") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+            raise fail(shown, f"damaged archive member ({exc})") from None
+        except (OSError, RuntimeError) as exc:  # RuntimeError: an encrypted member
+            raise fail(shown, f"cannot be read ({exc})") from None
+        with stream:
+            try:
+                yield stream
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise fail(shown, f"damaged archive member ({exc})") from None
+
+    def read(self, name: str) -> bytes:
+        with self.open(name) as stream:
+            return stream.read()
 
     def text(self, name: str) -> str:
         data = self.read(name)
@@ -213,6 +309,7 @@ class Input:
                 yield number, line
 
     def shown(self, name: str) -> str:
+        """How messages name the member ``name``."""
         return name if self._zip is None else f"{self.file}/{name}"
 
     def close(self) -> None:
@@ -268,92 +365,6 @@ class Sizes:
         return size
 
 
-class TrackFrames:
-    """Tracks as per-frame shapes (for formats without tracks).
-
-    A track's state on a frame is its last keyframe at or before it; between two keyframes
-    of the same type and number of points the points (and rotation) are interpolated
-    linearly, except towards an ``outside`` keyframe (held still). Past its last keyframe a
-    track stays as it is up to the end. Tracks are kept in memory (keyframes only)."""
-
-    def __init__(self, tracks: Iterable[Track], types: Iterable[str] | None = None) -> None:
-        wanted = set(types) if types is not None else None
-        self.tracks = [
-            _sorted(t)
-            for t in tracks
-            if t.shapes and (wanted is None or any(s.type in wanted for s in t.shapes))
-        ]
-
-    def at(self, frame: int) -> Iterator[tuple[int, Shape]]:
-        """``(track index, shape)`` of every track visible on ``frame``."""
-        for index, track in enumerate(self.tracks):
-            if track.frame > frame:
-                continue
-            shape = _state(track, frame)
-            if shape is not None and not shape.outside:
-                yield index, shape
-
-
-def _sorted(track: Track) -> Track:
-    """A copy with keyframes in frame order (the source's objects stay as they are)."""
-    return dataclasses.replace(
-        track,
-        shapes=sorted(track.shapes, key=lambda s: s.frame),
-        elements=[_sorted(e) for e in track.elements],
-    )
-
-
-def _state(track: Track, frame: int) -> Shape | None:
-    frames = [s.frame for s in track.shapes]
-    i = bisect.bisect_right(frames, frame) - 1
-    if i < 0:
-        return None
-    prev: TrackShape = track.shapes[i]
-    points, rotation = list(prev.points), prev.rotation
-    if prev.frame != frame and i + 1 < len(track.shapes):
-        nxt = track.shapes[i + 1]
-        if (
-            not nxt.outside
-            and not prev.outside
-            and nxt.type == prev.type
-            and len(nxt.points) == len(prev.points)
-            and prev.type != "mask"
-        ):
-            t = (frame - prev.frame) / (nxt.frame - prev.frame)
-            points = [a + (b - a) * t for a, b in zip(prev.points, nxt.points, strict=True)]
-            rotation = prev.rotation + (nxt.rotation - prev.rotation) * t
-    elements = []
-    for element in track.elements:
-        state = _state(element, frame)
-        if state is not None:
-            elements.append(state)
-    return Shape(
-        type=prev.type,
-        frame=frame,
-        label=track.label,
-        points=points,
-        rotation=rotation,
-        occluded=prev.occluded,
-        outside=prev.outside,
-        z_order=prev.z_order,
-        attributes={**track.attributes, **prev.attributes},
-        group=track.group,
-        source=track.source,
-        elements=elements,
-    )
-
-
-def frame_shapes(
-    source: DatasetSource, types: Iterable[str] | None = None
-) -> Iterator[tuple[FrameInfo, list[Shape], list[Tag]]]:
-    """``frame_annotations()`` with the shapes of tracks added (track shapes last)."""
-    expander = TrackFrames(source.tracks(), types)
-    for frame, shapes, tags in source.frame_annotations():
-        merged = list(shapes)
-        merged.extend(shape for _i, shape in expander.at(frame.number))
-        yield frame, merged, tags
-
-
 def decode_mask(points: list[float]) -> tuple[int, int, int, int, list[int]] | None:
     """A CVAT mask shape (run lengths of 0s and 1s over its box, then left, top, right,
     bottom) -> (left, top, width, height, run lengths)."""
@@ -366,15 +377,6 @@ def decode_mask(points: list[float]) -> tuple[int, int, int, int, list[int]] | N
     return left, top, width, height, [round(v) for v in points[:-4]]
 
 
-def encode_mask(bits: list[int], left: int, top: int, width: int, height: int) -> list[float]:
-    """Row-major 0/1 pixels of a box -> CVAT mask points (runs starting with 0s)."""
-    runs: list[float] = []
-    current, count = 0, 0
-    for bit in bits:
-        if bit == current:
-            count += 1
-        else:
-            runs.append(count)
-            current, count = bit, 1
-    runs.append(count)
-    return [*runs, left, top, left + width - 1, top + height - 1]
+def encode_mask(bits: bytes, left: int, top: int, width: int, height: int) -> list[float]:
+    """Row-major 0/1 bytes of a box -> CVAT mask points (runs starting with 0s)."""
+    return [*runs_of(bits), left, top, left + width - 1, top + height - 1]
