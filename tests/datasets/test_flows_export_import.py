@@ -16,7 +16,6 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from cvat_sdk import Client
 from cvat_sdk.core.proxies.tasks import Task
 
 from conftest import ADMIN, Server
-from e2e.helpers import create_task, login_key, noise_images, run_cli, sdk_client
+from e2e.helpers import create_task, login_key, noise_images, run_cli
 
 CVAT_EXPORT, CVAT_IMPORT = "CVAT for images 1.1", "CVAT 1.1"
 COCO = "COCO 1.0"
@@ -39,19 +38,6 @@ LABELS: list[dict[str, Any]] = [
     ]},
     {"name": "person", "attributes": []},
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[Client]:
-    with sdk_client(server, ADMIN) as signed_in:
-        yield signed_in
-
-
-@pytest.fixture(scope="module")
-def http(server: Server) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Token {login_key(server)}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as signed_in:
-        yield signed_in
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +16,6 @@ from e2e.helpers import create_task, login_key, noise_images, sdk_client
 
 CVAT_EXPORT = "CVAT for images 1.1"
 NAMES = [f"s_{i}.png" for i in range(6)]
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[Client]:
-    with sdk_client(server, ADMIN) as signed_in:
-        yield signed_in
-
-
-@pytest.fixture(scope="module")
-def http(server: Server) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Token {login_key(server)}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as signed_in:
-        yield signed_in
 
 
 def _need_cvat(http: httpx.Client) -> None:

@@ -6,12 +6,17 @@ task frame whose name is the same, or failing that whose stem (no folders, no ex
 the same, the way CVAT matches them. Anything that does not match is an ``Invalid`` naming
 it; nothing is written until everything has been mapped, and the write itself goes through
 the annotations layer (validation, storage) in the caller's transaction: all or nothing.
+
+With ``conv_mask_to_poly`` (CVAT's import option, on by default in the API) every mask shape
+becomes polygons, one per connected region of the mask (``datasets.masks``); a mask of
+several regions gives polygons that share a group (the mask's own group if it has one, else a
+new group number above every group in the file). Masks inside tracks are left as they are.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +25,7 @@ from sqlalchemy.orm import Session
 from labelbay.annotations import storage
 from labelbay.annotations.schemas import LabeledDataWrite, ShapeWrite, TagWrite, TrackWrite
 from labelbay.annotations.validation import checker
+from labelbay.datasets import masks
 from labelbay.datasets.model import ImportedDataset, Shape, Track, TrackShape
 from labelbay.db import later_than
 from labelbay.errors import Invalid
@@ -146,17 +152,50 @@ def _geometry(shape: Shape | TrackShape) -> dict[str, Any]:
     }
 
 
+class _MasksToPolygons:
+    """Mask shapes as polygon shapes (other shapes pass through)."""
+
+    def __init__(self, data: ImportedDataset) -> None:
+        groups = [s.group for s in data.shapes] + [t.group for t in data.tracks]
+        self.next_group = max(groups, default=0) + 1
+
+    def __call__(self, shape: Shape, where: str) -> Sequence[Shape]:
+        if shape.type != "mask":
+            return (shape,)
+        try:
+            outlines = masks.polygons(shape.points)
+        except masks.MaskError as exc:
+            raise Invalid(f"{where}: {exc}", field="points") from exc
+        group = shape.group
+        if not group and len(outlines) > 1:
+            group, self.next_group = self.next_group, self.next_group + 1
+        polygons = []
+        for points in outlines:
+            polygons.append(Shape(
+                type="polygon", frame=shape.frame, label=shape.label, points=points,
+                occluded=shape.occluded, outside=shape.outside, z_order=shape.z_order,
+                attributes=dict(shape.attributes), group=group, source=shape.source,
+            ))  # fmt: skip
+        return polygons
+
+
 BATCH = 5000
 """Objects converted, checked and written at a time: a payload of 100k shapes as pydantic
 models would take about 200 MB; a batch of them a hundredth of that."""
 
 
 def batches(
-    session: Session, task: Task, data: ImportedDataset, *, job: Job | None = None
+    session: Session,
+    task: Task,
+    data: ImportedDataset,
+    *,
+    job: Job | None = None,
+    conv_mask_to_poly: bool = False,
 ) -> Iterator[LabeledDataWrite]:
     """The dataset as ``LabeledData`` payloads of this task (or job), ``BATCH`` objects each;
     ``Invalid`` for any name or frame that does not match. Each imported object is dropped
-    from ``data`` once converted, so the two are never both in memory whole."""
+    from ``data`` once converted, so the two are never both in memory whole. With
+    ``conv_mask_to_poly`` masks come out as polygons (see the module's docstring)."""
     labels = _Labels(session, task)
     size = task_size(session, task)
     lo, hi = (job.start_frame, job.stop_frame) if job is not None else (0, max(size - 1, 0))
@@ -183,26 +222,16 @@ def batches(
         yield payload(tags=tags)
     data.tags = []
     shapes: list[ShapeWrite] = []
-    for i, shape in enumerate(data.shapes):
-        on = data.frame_names.get(shape.frame, shape.frame)
-        where = f"shape {i + 1} ({shape.type} on frame {on})"
-        label_id = labels.label(shape.label, where)
-        frame = frames(shape.frame, where)
-        elements = []
-        for element in shape.elements:
-            sub_id = labels.label(element.label, where, parent=label_id)
-            elements.append({
-                **_geometry(element), "frame": frame, "label_id": sub_id,
-                "source": element.source,
-                "attributes": labels.attributes(sub_id, element.attributes, where),
-            })  # fmt: skip
-        shapes.append(ShapeWrite.model_validate({
-            **_geometry(shape), "frame": frame, "label_id": label_id, "group": shape.group,
-            "source": shape.source, "elements": elements,
-            "attributes": labels.attributes(label_id, shape.attributes, where),
-        }))  # fmt: skip
+    as_polygons = _MasksToPolygons(data) if conv_mask_to_poly else None
+    for i, imported in enumerate(data.shapes):
+        on = data.frame_names.get(imported.frame, imported.frame)
+        where = f"shape {i + 1} ({imported.type} on frame {on})"
+        label_id = labels.label(imported.label, where)
+        frame = frames(imported.frame, where)
+        for shape in as_polygons(imported, where) if as_polygons else (imported,):
+            shapes.append(_shape_write(shape, labels, label_id, frame, where))
         data.shapes[i] = None  # type: ignore[call-overload]
-        if len(shapes) == BATCH:
+        if len(shapes) >= BATCH:
             yield payload(shapes=shapes)
             shapes = []
     if shapes:
@@ -220,6 +249,23 @@ def batches(
     if tracks:
         yield payload(tracks=tracks)
     data.tracks = []
+
+
+def _shape_write(
+    shape: Shape, labels: _Labels, label_id: int, frame: int, where: str
+) -> ShapeWrite:
+    elements = []
+    for element in shape.elements:
+        sub_id = labels.label(element.label, where, parent=label_id)
+        elements.append({
+            **_geometry(element), "frame": frame, "label_id": sub_id, "source": element.source,
+            "attributes": labels.attributes(sub_id, element.attributes, where),
+        })  # fmt: skip
+    return ShapeWrite.model_validate({
+        **_geometry(shape), "frame": frame, "label_id": label_id, "group": shape.group,
+        "source": shape.source, "elements": elements,
+        "attributes": labels.attributes(label_id, shape.attributes, where),
+    })  # fmt: skip
 
 
 def _track(
@@ -262,9 +308,12 @@ def apply(
     *,
     job: Job | None = None,
     mode: str = "replace",
+    conv_mask_to_poly: bool = False,
 ) -> int:
     """Writes the dataset into the task (or job) in the session's transaction; returns how
-    many top-level objects were written. The caller commits (or rolls back on error)."""
+    many top-level objects were written. The caller commits (or rolls back on error).
+    ``conv_mask_to_poly``: masks are written as polygons (the API's default is true; the
+    actors pass what the request asked for)."""
     if mode not in IMPORT_MODES:
         raise Invalid(f"import_mode: use one of {', '.join(IMPORT_MODES)}", field="import_mode")
     scope = (job.start_frame, job.stop_frame) if job is not None else None
@@ -275,7 +324,7 @@ def apply(
     if mode == "replace":
         storage.purge(session, task.id, storage.in_range(scope))
     count = 0
-    for payload in batches(session, task, data, job=job):
+    for payload in batches(session, task, data, job=job, conv_mask_to_poly=conv_mask_to_poly):
         check.check(payload)
         storage.insert_objects(session, task.id, payload)
         count += len(payload.tags) + len(payload.shapes) + len(payload.tracks)

@@ -6,9 +6,14 @@ one runs answers the running one (``dedupe_key``). The result is fetched from th
 ``result_url`` (``/api/requests/{id}/result``, operations/routes.py).
 
 Import: CVAT's upload protocol (``uploads.protocol``) on ``/api/{tasks,jobs}/{id}/annotations/``
-with ``?format=&filename=[&import_mode=]``; the finishing request moves the uploaded file to
-``<data>/imports/<rq_id>/`` and queues ``datasets.import``. A one-shot multipart POST with an
-``annotation_file`` field works too.
+with ``?format=&filename=[&import_mode=]``, and on ``/api/projects/{id}/dataset/`` (a new task
+in the project per dataset, spec 8.4); the finishing request moves the uploaded file to
+``<data>/imports/<rq_id>/`` and queues ``datasets.import`` (``datasets.import_project``). A
+one-shot multipart POST with an ``annotation_file`` field works too.
+
+Each flow has one implementation, registered for every kind of target: a ``Target`` says how
+the path's id is loaded (a dependency, so the id keeps its name, ``task_id`` ...) into an
+``Owner``, which carries what the flow needs (ids, upload area, upload URL).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from labelbay.api.deps import AppSettings, BaseUrl, CurrentUser, DbSession
@@ -42,13 +49,18 @@ router = Router(tags=["datasets"])
 # A TUS upload is stored as "<owner id>_<32 hex>_<client name>" (uploads.create_tus).
 _TUS_PREFIX = re.compile(r"^\d+_[0-9a-f]{32}_")
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
-def _flag(request: Request, name: str, default: bool) -> bool:
-    raw = request.query_params.get(name)
+def _flag(query: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean query parameter (``True``/``false``/``1``/...); absent or empty: ``default``."""
+    raw = query.get(name)
     if raw is None or raw == "":
         return default
-    return raw.strip().lower() in _TRUE
+    value = raw.strip().lower()
+    if value not in _TRUE and value not in _FALSE:
+        raise Invalid(f"{name}: use true or false, not {raw!r}", field=name)
+    return value in _TRUE
 
 
 def _check_location(request: Request) -> None:
@@ -64,60 +76,93 @@ def _format(request: Request) -> str:
     return name
 
 
+# Targets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The task, job or project a request is about, as the flows need it."""
+
+    target: str  # "task", "job" or "project"
+    object_id: int
+    task: Task | None
+    project_id: int | None
+    job_id: int | None
+    area: str  # its upload area
+    upload_path: str  # its upload URL below the base, without the trailing slash
+
+
+def _task_owner(task_id: int, session: DbSession, user: CurrentUser) -> Owner:
+    task = tasks_service.get_task(session, task_id, user)
+    return Owner(
+        "task", task.id, task, task.project_id, None, uploads.annotations_area("task", task.id),
+        f"/api/tasks/{task.id}/annotations",
+    )  # fmt: skip
+
+
+def _job_owner(job_id: int, session: DbSession, user: CurrentUser) -> Owner:
+    job = jobs_service.get_job(session, job_id, user)
+    task = session.get_one(Task, job.task_id)
+    return Owner(
+        "job", job.id, task, task.project_id, job.id, uploads.annotations_area("job", job.id),
+        f"/api/jobs/{job.id}/annotations",
+    )  # fmt: skip
+
+
+def _project_owner(project_id: int, session: DbSession, user: CurrentUser) -> Owner:
+    project = projects_service.get_project(session, project_id, user)
+    return Owner(
+        "project", project.id, None, project.id, None,
+        uploads.project_dataset_area(project.id), f"/api/projects/{project.id}/dataset",
+    )  # fmt: skip
+
+
+LoadOwner = Callable[..., Owner]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # "task", "job", "project"
+    collection: str  # "tasks", ...
+    load: LoadOwner
+    upload: str  # the upload route below "/<collection>/{<name>_id}/"
+
+
+TARGETS = (
+    Target("task", "tasks", _task_owner, "annotations"),
+    Target("job", "jobs", _job_owner, "annotations"),
+    Target("project", "projects", _project_owner, "dataset"),
+)
+
+
 # Export ------------------------------------------------------------------------------------
 
 
-def _start_export(
-    session: Any, request: Request, user: User, *, target: str, object_id: int,
-    task_id: int | None, project_id: int | None, job_id: int | None,
-) -> Response:  # fmt: skip
-    fmt = registry.exporter(_format(request))
-    _check_location(request)
-    save_images = _flag(request, "save_images", False)
-    op = operations.start_operation(
-        session, type="export:dataset" if save_images else "export:annotations",
-        target=target, owner=user, task_id=task_id, project_id=project_id, job_id=job_id,
-        format=fmt.name, params={"save_images": save_images},
-        dedupe_key=f"export:{target}:{object_id}:{fmt.name}:{int(save_images)}:{user.id}",
-    )  # fmt: skip
-    session.flush()
-    operations.enqueue(
-        session, "datasets.export", operation=op, target=target, object_id=object_id,
-        format=fmt.name, save_images=save_images,
-    )  # fmt: skip
-    rq_id = op.id
-    session.commit()
-    return FastJSONResponse({"rq_id": rq_id}, status_code=202)
+def _export_route(load: LoadOwner) -> Callable[..., Response]:
+    def export(
+        request: Request, session: DbSession, user: CurrentUser, owner: Owner = Depends(load)
+    ) -> Response:
+        fmt = registry.exporter(_format(request))
+        _check_location(request)
+        save_images = _flag(request.query_params, "save_images", False)
+        target, object_id = owner.target, owner.object_id
+        op = operations.start_operation(
+            session, type="export:dataset" if save_images else "export:annotations",
+            target=target, owner=user, task_id=owner.task.id if owner.task else None,
+            project_id=owner.project_id, job_id=owner.job_id, format=fmt.name,
+            params={"save_images": save_images},
+            dedupe_key=f"export:{target}:{object_id}:{fmt.name}:{int(save_images)}:{user.id}",
+        )  # fmt: skip
+        session.flush()
+        operations.enqueue(
+            session, "datasets.export", operation=op, target=target, object_id=object_id,
+            format=fmt.name, save_images=save_images,
+        )  # fmt: skip
+        rq_id = op.id
+        session.commit()
+        return FastJSONResponse({"rq_id": rq_id}, status_code=202)
 
-
-@router.post("/tasks/{task_id}/dataset/export")
-def export_task(task_id: int, request: Request, session: DbSession, user: CurrentUser) -> Response:
-    task = tasks_service.get_task(session, task_id, user)
-    return _start_export(
-        session, request, user, target="task", object_id=task.id, task_id=task.id,
-        project_id=task.project_id, job_id=None,
-    )  # fmt: skip
-
-
-@router.post("/jobs/{job_id}/dataset/export")
-def export_job(job_id: int, request: Request, session: DbSession, user: CurrentUser) -> Response:
-    job = jobs_service.get_job(session, job_id, user)
-    task = session.get_one(Task, job.task_id)
-    return _start_export(
-        session, request, user, target="job", object_id=job.id, task_id=task.id,
-        project_id=task.project_id, job_id=job.id,
-    )  # fmt: skip
-
-
-@router.post("/projects/{project_id}/dataset/export")
-def export_project(
-    project_id: int, request: Request, session: DbSession, user: CurrentUser
-) -> Response:
-    project = projects_service.get_project(session, project_id, user)
-    return _start_export(
-        session, request, user, target="project", object_id=project.id, task_id=None,
-        project_id=project.id, job_id=None,
-    )  # fmt: skip
+    return export
 
 
 # Import ------------------------------------------------------------------------------------
@@ -147,190 +192,122 @@ def _uploaded_file(settings: Settings, area: str, filename: str | None) -> str:
     return present[0]
 
 
-async def _import_upload(
-    request: Request, session: Any, settings: Settings, user: User, base: str, *,
-    target: str, task: Task, job_id: int | None,
-) -> Response:  # fmt: skip
-    object_id = job_id if job_id is not None else task.id
-    area = f"{target}-annotations/{object_id}"
-    url = f"{base}/api/{target}s/{object_id}/annotations"
+@dataclass(frozen=True)
+class _Import:
+    """What the finishing request of an upload starts: an operation and its actor."""
 
-    async def finish(fields: dict[str, Any]) -> Response:
-        query = request.query_params
-        fmt = registry.importer(query.get("format") or fields.get("format") or "")
-        mode = query.get("import_mode") or "replace"
-        if mode not in IMPORT_MODES:
-            raise Invalid(f"import_mode: use one of {', '.join(IMPORT_MODES)}", field="import_mode")
+    operation: dict[str, Any]
+    actor: str
+    params: dict[str, Any]
 
-        def run() -> str:
-            try:
-                stored = _uploaded_file(settings, area, query.get("filename"))
-                op = operations.start_operation(
-                    session, type="import:annotations", target=target, owner=user,
-                    task_id=task.id, project_id=task.project_id, job_id=job_id, format=fmt.name,
-                )  # fmt: skip
-                session.flush()
-                shown = _display_name(stored)
-                dest = actors.import_path(settings, op.id, shown)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(uploads.files_dir(settings, area) / stored, dest)
-                try:
-                    operations.enqueue(
-                        session, "datasets.import", operation=op, target=target,
-                        object_id=object_id, format=fmt.name, filename=shown, import_mode=mode,
-                    )  # fmt: skip
-                    session.commit()
-                except BaseException:
-                    shutil.rmtree(dest.parent, ignore_errors=True)
-                    raise
-                return op.id
-            finally:
-                uploads.clear(session, settings, area)
-                session.commit()
 
-        rq_id = await run_in_threadpool(run)
-        return FastJSONResponse({"rq_id": rq_id}, status_code=202)
-
-    return await protocol.dispatch(
-        request, session, settings, user, area=area, location_base=url, keep_names=False,
-        finish=finish,
+def _import_of(owner: Owner, user: User, fmt: str, query: Mapping[str, str]) -> _Import:
+    masks = _flag(query, "conv_mask_to_poly", True)  # CVAT's default: masks become polygons
+    if owner.target == "project":
+        return _Import(
+            {"type": "import:dataset", "project_id": owner.project_id},
+            "datasets.import_project",
+            {"project_id": owner.object_id, "owner_id": user.id, "conv_mask_to_poly": masks},
+        )
+    mode = query.get("import_mode") or "replace"
+    if mode not in IMPORT_MODES:
+        raise Invalid(f"import_mode: use one of {', '.join(IMPORT_MODES)}", field="import_mode")
+    assert owner.task is not None
+    return _Import(
+        {"type": "import:annotations", "task_id": owner.task.id,
+         "project_id": owner.project_id, "job_id": owner.job_id},
+        "datasets.import",
+        {"target": owner.target, "object_id": owner.object_id, "import_mode": mode,
+         "conv_mask_to_poly": masks},
     )  # fmt: skip
 
 
-@router.post("/tasks/{task_id}/annotations/")
-async def import_task_annotations(
-    task_id: int, request: Request, session: DbSession, user: CurrentUser,
-    settings: AppSettings, base: BaseUrl,
-) -> Response:  # fmt: skip
-    task = await run_in_threadpool(tasks_service.get_task, session, task_id, user)
-    return await _import_upload(
-        request, session, settings, user, base, target="task", task=task, job_id=None
-    )
+def _queue_import(
+    session: Any, settings: Settings, user: User, owner: Owner, fmt: str, work: _Import,
+    filename: str | None,
+) -> str:  # fmt: skip
+    """Moves the uploaded file to the import folder of a new operation and queues its actor;
+    the upload area is cleared whatever happens."""
+    area = owner.area
+    try:
+        stored = _uploaded_file(settings, area, filename)
+        op = operations.start_operation(
+            session, target=owner.target, owner=user, format=fmt, **work.operation
+        )
+        session.flush()
+        shown = _display_name(stored)
+        dest = actors.import_path(settings, op.id, shown)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(uploads.files_dir(settings, area) / stored, dest)
+        try:
+            operations.enqueue(
+                session, work.actor, operation=op, format=fmt, filename=shown, **work.params
+            )
+            session.commit()
+        except BaseException:
+            shutil.rmtree(dest.parent, ignore_errors=True)
+            raise
+        return op.id
+    finally:
+        uploads.clear(session, settings, area)
+        session.commit()
 
 
-@router.post("/jobs/{job_id}/annotations/")
-async def import_job_annotations(
-    job_id: int, request: Request, session: DbSession, user: CurrentUser,
-    settings: AppSettings, base: BaseUrl,
-) -> Response:  # fmt: skip
-    def load() -> tuple[Task, int]:
-        job = jobs_service.get_job(session, job_id, user)
-        return session.get_one(Task, job.task_id), job.id
+def _upload_routes(load: LoadOwner) -> tuple[Callable[..., Any], ...]:
+    """The POST (Upload-Start, TUS create, Upload-Finish, one-shot), PATCH and HEAD routes of
+    an import upload into the targets ``load`` gives."""
 
-    task, found = await run_in_threadpool(load)
-    return await _import_upload(
-        request, session, settings, user, base, target="job", task=task, job_id=found
-    )
+    async def upload(
+        request: Request, session: DbSession, user: CurrentUser, settings: AppSettings,
+        base: BaseUrl, owner: Owner = Depends(load),
+    ) -> Response:  # fmt: skip
+        async def finish(fields: dict[str, Any]) -> Response:
+            query = request.query_params
+            fmt = registry.importer(query.get("format") or fields.get("format") or "")
+            work = _import_of(owner, user, fmt.name, query)
+            rq_id = await run_in_threadpool(
+                _queue_import, session, settings, user, owner, fmt.name, work,
+                query.get("filename"),
+            )  # fmt: skip
+            return FastJSONResponse({"rq_id": rq_id}, status_code=202)
 
+        return await protocol.dispatch(
+            request, session, settings, user, area=owner.area,
+            location_base=base + owner.upload_path, keep_names=False, finish=finish,
+        )  # fmt: skip
 
-@router.patch("/tasks/{task_id}/annotations/{upload_id}")
-async def tus_task_annotations(
-    task_id: int, upload_id: str, request: Request, session: DbSession, user: CurrentUser,
-    settings: AppSettings,
-) -> Response:  # fmt: skip
-    task = await run_in_threadpool(tasks_service.get_task, session, task_id, user)
-    return await protocol.tus_patch(
-        request, session, settings, user, area=f"task-annotations/{task.id}", upload_id=upload_id
-    )
+    async def tus_chunk(
+        upload_id: str, request: Request, session: DbSession, user: CurrentUser,
+        settings: AppSettings, owner: Owner = Depends(load),
+    ) -> Response:  # fmt: skip
+        return await protocol.tus_patch(
+            request, session, settings, user, area=owner.area, upload_id=upload_id
+        )
 
+    def tus_offset(
+        upload_id: str, session: DbSession, user: CurrentUser, owner: Owner = Depends(load)
+    ) -> Response:
+        return protocol.tus_head(session, user, area=owner.area, upload_id=upload_id)
 
-@router.head("/tasks/{task_id}/annotations/{upload_id}")
-def tus_task_annotations_offset(
-    task_id: int, upload_id: str, session: DbSession, user: CurrentUser
-) -> Response:
-    task = tasks_service.get_task(session, task_id, user)
-    return protocol.tus_head(session, user, area=f"task-annotations/{task.id}", upload_id=upload_id)
-
-
-@router.patch("/jobs/{job_id}/annotations/{upload_id}")
-async def tus_job_annotations(
-    job_id: int, upload_id: str, request: Request, session: DbSession, user: CurrentUser,
-    settings: AppSettings,
-) -> Response:  # fmt: skip
-    job = await run_in_threadpool(jobs_service.get_job, session, job_id, user)
-    return await protocol.tus_patch(
-        request, session, settings, user, area=f"job-annotations/{job.id}", upload_id=upload_id
-    )
+    return upload, tus_chunk, tus_offset
 
 
-@router.head("/jobs/{job_id}/annotations/{upload_id}")
-def tus_job_annotations_offset(
-    job_id: int, upload_id: str, session: DbSession, user: CurrentUser
-) -> Response:
-    job = jobs_service.get_job(session, job_id, user)
-    return protocol.tus_head(session, user, area=f"job-annotations/{job.id}", upload_id=upload_id)
-
-
-# Project dataset import (spec 8.4): a new task in the project per uploaded dataset ----------
-
-
-def _project_area(project_id: int) -> str:
-    return f"project-dataset/{project_id}"
-
-
-@router.post("/projects/{project_id}/dataset/")
-async def import_project_dataset(
-    project_id: int, request: Request, session: DbSession, user: CurrentUser,
-    settings: AppSettings, base: BaseUrl,
-) -> Response:  # fmt: skip
-    project = await run_in_threadpool(projects_service.get_project, session, project_id, user)
-    area = _project_area(project.id)
-
-    async def finish(fields: dict[str, Any]) -> Response:
-        query = request.query_params
-        fmt = registry.importer(query.get("format") or fields.get("format") or "")
-
-        def run() -> str:
-            try:
-                stored = _uploaded_file(settings, area, query.get("filename"))
-                op = operations.start_operation(
-                    session, type="import:dataset", target="project", owner=user,
-                    project_id=project.id, format=fmt.name,
-                )  # fmt: skip
-                session.flush()
-                shown = _display_name(stored)
-                dest = actors.import_path(settings, op.id, shown)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(uploads.files_dir(settings, area) / stored, dest)
-                try:
-                    operations.enqueue(
-                        session, "datasets.import_project", operation=op,
-                        project_id=project.id, owner_id=user.id, format=fmt.name,
-                        filename=shown,
-                    )  # fmt: skip
-                    session.commit()
-                except BaseException:
-                    shutil.rmtree(dest.parent, ignore_errors=True)
-                    raise
-                return op.id
-            finally:
-                uploads.clear(session, settings, area)
-                session.commit()
-
-        rq_id = await run_in_threadpool(run)
-        return FastJSONResponse({"rq_id": rq_id}, status_code=202)
-
-    return await protocol.dispatch(
-        request, session, settings, user, area=area,
-        location_base=f"{base}/api/projects/{project.id}/dataset", keep_names=False,
-        finish=finish,
+def _register(target: Target) -> None:
+    """The export and import routes of a target; the names (which make the OpenAPI operation
+    ids) are those the routes had as separate functions."""
+    ident = f"/{target.collection}/{{{target.name}_id}}"
+    router.add_api_route(
+        f"{ident}/dataset/export", _export_route(target.load), methods=["POST"],
+        name=f"export_{target.name}",
     )  # fmt: skip
-
-
-@router.patch("/projects/{project_id}/dataset/{upload_id}")
-async def tus_project_dataset(
-    project_id: int, upload_id: str, request: Request, session: DbSession, user: CurrentUser,
-    settings: AppSettings,
-) -> Response:  # fmt: skip
-    project = await run_in_threadpool(projects_service.get_project, session, project_id, user)
-    return await protocol.tus_patch(
-        request, session, settings, user, area=_project_area(project.id), upload_id=upload_id
+    upload, chunk, offset = _upload_routes(target.load)
+    path, tus = f"{ident}/{target.upload}", f"tus_{target.name}_{target.upload}"
+    router.add_api_route(
+        f"{path}/", upload, methods=["POST"], name=f"import_{target.name}_{target.upload}"
     )
+    router.add_api_route(f"{path}/{{upload_id}}", chunk, methods=["PATCH"], name=tus)
+    router.add_api_route(f"{path}/{{upload_id}}", offset, methods=["HEAD"], name=f"{tus}_offset")
 
 
-@router.head("/projects/{project_id}/dataset/{upload_id}")
-def tus_project_dataset_offset(
-    project_id: int, upload_id: str, session: DbSession, user: CurrentUser
-) -> Response:
-    project = projects_service.get_project(session, project_id, user)
-    return protocol.tus_head(session, user, area=_project_area(project.id), upload_id=upload_id)
+for _target in TARGETS:
+    _register(_target)

@@ -4,13 +4,18 @@ Annotations are read in windows of ``WINDOW`` frames (one ``storage.load`` per w
 export holds at most one window of shapes in memory whatever the size of the task. Tracks are
 read the same way, by the window their first frame falls in.
 
-A project is exported as one combined source: its tasks one after the other (by id), frames
-renumbered consecutively (task after task), the project's labels. Frame names stay the
-tasks' own file names, so formats that key images by name see them as they are in the tasks.
+Every frame carries its task's subset (``task.subset``, ``"default"`` when empty).
+
+A project is exported as one combined source: its tasks one after the other, ordered by
+(subset, task id) so that the frames of one subset come together (exporters write a subset's
+files from one run: ``model.subset_runs``), frames renumbered consecutively (task after task),
+the project's labels. Frame names stay the tasks' own file names, so formats that key images
+by name see them as they are in the tasks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +105,11 @@ def label_index(session: Session, *, project_id: int | None, task_id: int | None
     )
 
 
+def task_subset(task: Task) -> str:
+    """The subset a task's frames are in: its own, or ``"default"``."""
+    return task.subset or "default"
+
+
 def _flag(value: Any) -> bool:
     return bool(value)
 
@@ -124,10 +134,13 @@ class TaskSource:
     frames: Sequence[FrameInfo] = field(init=False)
     _data: TaskData | None = field(init=False, default=None)
     _rows: dict[int, Frame] = field(init=False, default_factory=dict)
+    _prefixes: dict[int, str] = field(init=False, default_factory=dict)
+    """Folder prefixed to a frame's name (by source frame number) where another task of the
+    project already has a frame of that name in the subset."""
 
     def __post_init__(self) -> None:
         self.name = self.task.name
-        self.subset = self.task.subset or "default"
+        self.subset = task_subset(self.task)
         if self.labels_index is None:
             self.labels_index = label_index(
                 self.session, project_id=self.task.project_id,
@@ -143,7 +156,24 @@ class TaskSource:
             if self.lo is not None and self.hi is not None:
                 stmt = stmt.where(Frame.frame.between(self.lo, self.hi))
             for number, name, width, height in self.session.execute(stmt.order_by(Frame.frame)):
-                frames.append(FrameInfo(number + self.offset, name, width, height))
+                frames.append(FrameInfo(number + self.offset, name, width, height, self.subset))
+        self.frames = frames
+
+    def keep_names_unique(self, used: set[str]) -> None:
+        """Renames each frame whose name is in ``used`` (frames of earlier tasks of the same
+        subset) to ``task_<id>/<name>`` and adds the names to ``used``: two tasks of a
+        project may both have ``frame_000000`` or ``img1.jpg``, and an export must not let
+        one overwrite the other."""
+        frames = []
+        for info in self.frames:
+            prefix = ""
+            while prefix + info.name in used:
+                prefix = f"task_{self.task.id}/{prefix}"
+            if prefix:
+                self._prefixes[info.number] = prefix
+                info = dataclasses.replace(info, name=prefix + info.name)
+            used.add(info.name)
+            frames.append(info)
         self.frames = frames
 
     @property
@@ -266,16 +296,19 @@ class TaskSource:
         row = self._rows.get(number) or self.session.get(Frame, (self._data.id, number))
         if row is None:
             return None
+        prefix = self._prefixes.get(frame.number, "")
         if not delivery.is_video(self._data):
-            return row.name, delivery.raw_path(self.settings, self._data, row).read_bytes()
+            path = delivery.raw_path(self.settings, self._data, row)
+            return prefix + row.name, path.read_bytes()
         settings, cache = delivery.runtime()
         entry, _status = delivery.Artifacts(settings, cache, self._data).original_video_frame(row)
-        return f"frame_{number:06d}.png", entry.path.read_bytes()
+        return f"{prefix}frame_{number:06d}.png", entry.path.read_bytes()
 
 
 @dataclass
 class ProjectSource:
-    """A project's tasks as one source: frames numbered on from task to task."""
+    """A project's tasks as one source, by (subset, task id): frames numbered on from task to
+    task, the frames of each subset together. ``subset`` is the first frame's."""
 
     session: Session
     settings: Settings
@@ -293,15 +326,19 @@ class ProjectSource:
         self.labels = index.specs
         self.parts = []
         offset = 0
-        tasks = self.session.scalars(
-            select(Task).where(Task.project_id == self.project.id).order_by(Task.id)
+        tasks = sorted(
+            self.session.scalars(select(Task).where(Task.project_id == self.project.id)),
+            key=lambda task: (task_subset(task), task.id),
         )
+        names: dict[str, set[str]] = {}
         for task in tasks:
             part = TaskSource(self.session, self.settings, task, labels_index=index, offset=offset)
+            part.keep_names_unique(names.setdefault(part.subset, set()))
             self.parts.append(part)
             if part.frames:
                 offset = part.frames[-1].number + 1
         self.frames = [info for part in self.parts for info in part.frames]
+        self.subset = self.frames[0].subset if self.frames else "default"
 
     def frame_annotations(self) -> Iterator[tuple[FrameInfo, list[Shape], list[Tag]]]:
         done = 0
@@ -314,7 +351,12 @@ class ProjectSource:
 
     def tracks(self) -> Iterator[Track]:
         for part in self.parts:
-            yield from part.tracks()
+            if not part.frames:
+                continue
+            end = part.frames[-1].number
+            for track in part.tracks():
+                track.last_frame = end  # the next task's frames are not this track's
+                yield track
 
     def image(self, frame: FrameInfo) -> tuple[str, bytes] | None:
         for part in self.parts:

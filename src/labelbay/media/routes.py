@@ -35,10 +35,6 @@ router = Router(tags=["data"])
 QUALITIES = ("original", "compressed")
 
 
-def _area(task_id: int) -> str:
-    return f"task-data/{task_id}"
-
-
 def _receiver(settings: Settings, area: str) -> uploads.Receiver:
     folder = uploads.area_dir(settings, area)
 
@@ -116,7 +112,7 @@ async def upload_task_data(
     base: BaseUrl,
 ) -> Response:
     task = await run_in_threadpool(tasks_service.get_task, session, task_id, user)
-    area = _area(task.id)
+    area = uploads.task_data_area(task.id)
 
     async def finish(fields: dict[str, Any]) -> Response:
         try:
@@ -135,11 +131,7 @@ async def upload_task_data(
                 session, type="create:task", target="task", owner=user, task_id=task.id,
                 project_id=task.project_id, ttl_hours=settings.request_ttl_hours,
             )  # fmt: skip
-            prepare = operations.start_operation(
-                session, type="prepare:chunks", target="task", owner=user, task_id=task.id,
-                project_id=task.project_id, dedupe_key=f"prepare:task:{task.id}",
-            )  # fmt: skip
-            operations.enqueue(session, "media.prepare_data", operation=prepare, task_id=task.id)
+            service.queue_prepare(session, user, [task])
             return op.id
 
         rq_id = await run_in_threadpool(run)
@@ -158,7 +150,7 @@ async def tus_task_data(
     settings: AppSettings,
 ) -> Response:  # fmt: skip
     task = await run_in_threadpool(tasks_service.get_task, session, task_id, user)
-    area = _area(task.id)
+    area = uploads.task_data_area(task.id)
     return await protocol.tus_patch(
         request, session, settings, user, area=area, upload_id=upload_id,
         receiver=_receiver(settings, area),
@@ -170,7 +162,9 @@ def tus_task_data_offset(
     task_id: int, upload_id: str, session: DbSession, user: CurrentUser
 ) -> Response:
     task = tasks_service.get_task(session, task_id, user)
-    return protocol.tus_head(session, user, area=_area(task.id), upload_id=upload_id)
+    return protocol.tus_head(
+        session, user, area=uploads.task_data_area(task.id), upload_id=upload_id
+    )
 
 
 def _int_param(request: Request, name: str) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,12 @@ from labelbay.jobs.models import Job
 from labelbay.media import delivery, early, receiving, sorting
 from labelbay.media.models import Frame, TaskData
 from labelbay.media.schemas import DataParams
+from labelbay.operations import service as operations
 from labelbay.tasks import service as tasks_service
 from labelbay.tasks.errors import TaskHasData
 from labelbay.tasks.models import Task
+from labelbay.users.models import User
+from labelbay.worker import QueueNotConfigured
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +158,24 @@ def ingest(
             if name not in keep:
                 storage.delete(delivery.raw_key(data, name))
     return data
+
+
+def queue_prepare(session: Session, owner: User, tasks: Iterable[Task]) -> None:
+    """Queues the frame and chunk pre-generation (``media.prepare_data``) of each task that
+    has data, as one ``prepare:chunks`` operation per task; the actor is sent when the
+    caller's transaction commits. In a process without a queue (a script) the tasks build
+    their chunks on demand instead."""
+    for task in tasks:
+        if task.data_id is None:
+            continue
+        prepare = operations.start_operation(
+            session, type="prepare:chunks", target="task", owner=owner, task_id=task.id,
+            project_id=task.project_id, dedupe_key=f"prepare:task:{task.id}",
+        )  # fmt: skip
+        try:
+            operations.enqueue(session, "media.prepare_data", operation=prepare, task_id=task.id)
+        except QueueNotConfigured:
+            log.warning("no queue here: task %s builds its chunks on demand", task.id)
 
 
 def get_data(session: Session, task: Task) -> TaskData:

@@ -100,9 +100,7 @@ def delete_project(session: Session, project: Project, *, user: User, settings: 
 
     if not access.manages_project(project, user):
         raise Forbidden("only the project's owner may delete it")
-    for task_id in session.scalars(select(Task.id).where(Task.project_id == project.id)):
-        for area in uploads.task_areas(task_id):
-            uploads.clear(session, settings, area)
+    uploads.clear_owned(session, settings, project_id=project.id)
     data_ids = select(Task.data_id).where(Task.project_id == project.id).scalar_subquery()
     datas = list(session.scalars(select(TaskData).where(TaskData.id.in_(data_ids))))
     session.execute(delete(Task).where(Task.project_id == project.id))

@@ -159,8 +159,7 @@ def delete_task(session: Session, task: Task, *, user: User, settings: Settings)
     from labelbay.uploads import service as uploads
 
     check_manager(session, task, user, "delete it")
-    for area in uploads.task_areas(task.id):
-        uploads.clear(session, settings, area)
+    uploads.clear_owned(session, settings, task_id=task.id)
     data = session.get(TaskData, task.data_id) if task.data_id else None
     session.delete(task)
     if data is not None:

@@ -2,6 +2,10 @@
 
 Files arrive whole (multipart, ``Upload-Multiple``) or resumably (TUS); either way they end up
 under ``<uploads>/<area>/files/<name>`` until the finishing request consumes them.
+
+Areas that belong to a task, a job or a project (``OWNED_KINDS``) go when their owner is
+deleted (``clear_owned``), and when they are abandoned: every Upload-Start removes those that
+have not changed for ``LABELBAY_REQUEST_TTL_HOURS`` (``sweep_abandoned``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from labelbay.config import Settings
 from labelbay.errors import Conflict, Forbidden, Invalid, TooLarge
+from labelbay.jobs.models import Job
+from labelbay.tasks.models import Task
 from labelbay.uploads.errors import BadFileName, ChecksumMismatch, OffsetMismatch, UploadNotFound
 from labelbay.uploads.models import Upload
 from labelbay.users.models import User
@@ -34,9 +41,51 @@ STAGED = "raw"
 _DIGESTS = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha256": hashlib.sha256}
 
 
-def task_areas(task_id: int) -> list[str]:
-    """Every upload area that belongs to a task."""
-    return [f"task-{kind}/{task_id}" for kind in ("data", "annotations")]
+# Kinds of areas named "<kind>/<owner id>", owned by a task, a job or a project.
+OWNED_KINDS = ("task-data", "task-annotations", "job-annotations", "project-dataset")
+
+
+def task_data_area(task_id: int) -> str:
+    """The area of a task's media upload."""
+    return f"task-data/{task_id}"
+
+
+def annotations_area(target: str, object_id: int) -> str:
+    """The area of an annotation import into a ``"task"`` or a ``"job"``."""
+    return f"{target}-annotations/{object_id}"
+
+
+def project_dataset_area(project_id: int) -> str:
+    """The area of a dataset import into a project."""
+    return f"project-dataset/{project_id}"
+
+
+def owned_areas(
+    session: Session, *, task_id: int | None = None, project_id: int | None = None
+) -> list[str]:
+    """Every upload area of a task (its data, its annotations, its jobs' annotations) or of
+    a project (its dataset import, and those of each of its tasks)."""
+    areas: list[str] = []
+    task_ids: list[int] = [] if task_id is None else [task_id]
+    if project_id is not None:
+        areas.append(project_dataset_area(project_id))
+        task_ids += session.scalars(select(Task.id).where(Task.project_id == project_id))
+    if not task_ids:
+        return areas
+    for one in task_ids:
+        areas += [task_data_area(one), annotations_area("task", one)]
+    job_ids = session.scalars(select(Job.id).where(Job.task_id.in_(task_ids)).order_by(Job.id))
+    areas += [annotations_area("job", job_id) for job_id in job_ids]
+    return areas
+
+
+def clear_owned(
+    session: Session, settings: Settings, *, task_id: int | None = None,
+    project_id: int | None = None,
+) -> None:  # fmt: skip
+    """Clears the areas of ``owned_areas``: call it before the owner is deleted."""
+    for area in owned_areas(session, task_id=task_id, project_id=project_id):
+        clear(session, settings, area)
 
 
 def area_dir(settings: Settings, area: str) -> Path:
@@ -58,9 +107,62 @@ def base_name(raw: str) -> str:
 
 
 def start(session: Session, settings: Settings, area: str) -> None:
-    """A fresh session: forgets files and partial uploads left from an earlier attempt."""
+    """A fresh session: forgets files and partial uploads left from an earlier attempt (and
+    the areas others abandoned)."""
     clear(session, settings, area)
+    sweep_abandoned(session, settings)
     files_dir(settings, area).mkdir(parents=True, exist_ok=True)
+
+
+def forget_stale(session: Session, settings: Settings, area: str) -> None:
+    """For an area that several uploads share (a user's backup restores): removes the
+    finished files and the partial uploads unchanged for the request TTL; others stay."""
+    cutoff = time.time() - settings.request_ttl_hours * 3600
+    folder = area_dir(settings, area)
+    for part in ("files", "partial"):
+        found = list((folder / part).iterdir()) if (folder / part).is_dir() else []
+        for path in found:
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    continue
+                path.unlink()
+            except OSError:  # gone meanwhile
+                continue
+            if part == "partial":
+                session.execute(delete(Upload).where(Upload.id == path.name, Upload.area == area))
+    files_dir(settings, area).mkdir(parents=True, exist_ok=True)
+
+
+def _last_change(folder: Path) -> float:
+    """The newest modification time of a folder and of everything in it."""
+    newest = folder.stat().st_mtime
+    for path in folder.rglob("*"):
+        try:
+            newest = max(newest, path.stat().st_mtime)
+        except OSError:  # removed meanwhile
+            continue
+    return newest
+
+
+def sweep_abandoned(session: Session, settings: Settings) -> list[str]:
+    """Clears the owned areas (``OWNED_KINDS``) in which nothing changed for the request
+    TTL: uploads their client walked away from. Returns the areas cleared."""
+    cutoff = time.time() - settings.request_ttl_hours * 3600
+    swept = []
+    for kind in OWNED_KINDS:
+        parent = settings.uploads_dir / kind
+        if not parent.is_dir():
+            continue
+        for folder in parent.iterdir():
+            try:
+                stale = _last_change(folder) < cutoff
+            except OSError:
+                continue
+            if stale:
+                area = f"{kind}/{folder.name}"
+                clear(session, settings, area)
+                swept.append(area)
+    return swept
 
 
 def on_clear(hook: Callable[[Path], None]) -> None:
