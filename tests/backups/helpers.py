@@ -1,13 +1,19 @@
-"""Helpers of the backup tests: labelled tasks with annotations, and comparisons by name."""
+"""Helpers of the backup tests: labelled tasks with annotations, comparisons by name, and
+restores over plain HTTP."""
 
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import httpx
+from cvat_sdk.core.proxies.tasks import Task
+
+from e2e.helpers import jobs_in_order
 
 SKELETON_SVG = (
     '<line x1="30" y1="30" x2="60" y2="60" data-type="edge" data-node-from="1" '
@@ -37,6 +43,11 @@ LABELS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+class Person(NamedTuple):
+    id: int
+    username: str
+
+
 class Names:
     """A task's labels and attribute specs: ``car``, ``pose.hand``, ``car.kind`` -> id."""
 
@@ -58,9 +69,12 @@ class Names:
         self.spec_names = {v: k for k, v in self.specs.items()}
 
 
-def label_shapes(api: httpx.Client, task_id: int) -> list[dict[str, Any]]:
-    """The task's labels without ids, for comparing two tasks."""
-    response = api.get("/api/labels", params={"task_id": task_id, "page_size": 100})
+def label_shapes(
+    api: httpx.Client, task_id: int | None = None, *, project_id: int | None = None
+) -> list[dict[str, Any]]:
+    """A task's (or a project's) labels without ids, for comparing two of them."""
+    owner = {"task_id": task_id} if project_id is None else {"project_id": project_id}
+    response = api.get("/api/labels", params={**owner, "page_size": 100})
     assert response.status_code == 200, response.text
     out = []
     for label in response.json()["results"]:
@@ -87,36 +101,59 @@ def _no_id(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def annotations(names: Names) -> dict[str, Any]:
-    """A payload with every kind of object: tags, shapes with attributes, a skeleton, a track."""
+    """A payload with every kind of object and every field set away from its default: tags,
+    shapes with attributes, groups, z-order, rotation, occlusion, source and score, a skeleton,
+    a track with keyframes and a skeleton track with elements."""
     n = names.labels
     s = names.specs
     return {
         "tags": [
             {"frame": 1, "label_id": n["car"], "attributes": [
                 {"spec_id": s["car.kind"], "value": "truck"}]},
+            {"frame": 2, "label_id": n["person"], "group": 4, "source": "semi-auto",
+             "attributes": [{"spec_id": s["person.age"], "value": "50"}]},
         ],
         "shapes": [
             {"frame": 0, "label_id": n["car"], "type": "rectangle", "points": [1, 2, 30.5, 20.25],
-             "rotation": 15.0, "occluded": True, "z_order": 2, "group": 3,
+             "rotation": 15.0, "occluded": True, "z_order": 2, "group": 3, "score": 0.75,
              "attributes": [{"spec_id": s["car.speed"], "value": "55"},
                             {"spec_id": s["car.parked"], "value": "true"}]},
             {"frame": 2, "label_id": n["person"], "type": "polygon",
-             "points": [0.1, 1 / 3, 5, 5, 10, 1e-7], "source": "auto",
+             "points": [0.1, 1 / 3, 5, 5, 10, 1e-7], "source": "auto", "z_order": -1,
              "attributes": [{"spec_id": s["person.age"], "value": "41"}]},
-            {"frame": 3, "label_id": n["pose"], "type": "skeleton", "points": [], "elements": [
-                {"frame": 3, "label_id": n["pose.head"], "type": "points", "points": [3, 4]},
+            {"frame": 3, "label_id": n["pose"], "type": "skeleton", "points": [], "group": 5,
+             "elements": [
+                {"frame": 3, "label_id": n["pose.head"], "type": "points", "points": [3, 4],
+                 "occluded": True},
                 {"frame": 3, "label_id": n["pose.hand"], "type": "points", "points": [6, 7],
                  "outside": True,
                  "attributes": [{"spec_id": s["pose.hand.side"], "value": "left"}]},
             ]},
         ],
         "tracks": [
-            {"frame": 0, "label_id": n["car"], "group": 1, "attributes": [
+            {"frame": 0, "label_id": n["car"], "group": 1, "source": "semi-auto", "attributes": [
                 {"spec_id": s["car.kind"], "value": "sedan"}],
              "shapes": [
-                {"frame": 0, "type": "rectangle", "points": [1, 1, 5, 5],
+                {"frame": 0, "type": "rectangle", "points": [1, 1, 5, 5], "rotation": 30.0,
+                 "z_order": 1, "occluded": True,
                  "attributes": [{"spec_id": s["car.speed"], "value": "10"}]},
+                {"frame": 2, "type": "rectangle", "points": [1.5, 1.5, 5.5, 5.5],
+                 "attributes": [{"spec_id": s["car.speed"], "value": "20"}]},
                 {"frame": 4, "type": "rectangle", "points": [2, 2, 6, 6], "outside": True},
+            ]},
+            {"frame": 1, "label_id": n["pose"], "group": 2,
+             "shapes": [{"frame": 1, "type": "skeleton", "points": []}],
+             "elements": [
+                {"frame": 1, "label_id": n["pose.head"], "shapes": [
+                    {"frame": 1, "type": "points", "points": [2, 3]},
+                    {"frame": 3, "type": "points", "points": [4, 5], "occluded": True},
+                ]},
+                {"frame": 1, "label_id": n["pose.hand"],
+                 "attributes": [{"spec_id": s["pose.hand.side"], "value": "right"}],
+                 "shapes": [
+                    {"frame": 1, "type": "points", "points": [7, 8]},
+                    {"frame": 2, "type": "points", "points": [7, 9], "outside": True},
+                ]},
             ]},
         ],
     }  # fmt: skip
@@ -143,6 +180,62 @@ def by_name(data: dict[str, Any], names: Names) -> dict[str, Any]:
         return value
 
     return convert({k: data[k] for k in ("tags", "shapes", "tracks")})
+
+
+# -- comparing tasks -------------------------------------------------------------------------
+
+
+def task_settings(task: Task) -> dict[str, Any]:
+    task.fetch()
+    return {
+        "name": task.name,
+        "segment_size": task.segment_size,
+        "overlap": task.overlap,
+        "data_chunk_size": task.data_chunk_size,
+        "image_quality": task.image_quality,
+        "size": task.size,
+        "mode": task.mode,
+        "subset": task.subset,
+        "bug_tracker": task.bug_tracker,
+        "status": task.status,
+        "assignee": task.assignee.username if task.assignee else None,
+    }
+
+
+def task_meta(task: Task) -> dict[str, Any]:
+    meta = task.get_meta()
+    return {
+        "frames": [(f.name, f.width, f.height) for f in meta.frames],
+        "deleted_frames": list(meta.deleted_frames),
+        "start_frame": meta.start_frame,
+        "stop_frame": meta.stop_frame,
+        "frame_filter": meta.frame_filter,
+        "chunk_size": meta.chunk_size,
+        "image_quality": meta.image_quality,
+        "size": meta.size,
+    }
+
+
+def task_jobs(task: Task) -> list[tuple[int, int, str, str, str | None]]:
+    return [
+        (j.start_frame, j.stop_frame, j.stage, j.state, j.assignee.username if j.assignee else None)
+        for j in jobs_in_order(task)
+    ]
+
+
+def task_annotations(api: httpx.Client, task_id: int) -> dict[str, Any]:
+    response = api.get(f"/api/tasks/{task_id}/annotations/")
+    assert response.status_code == 200, response.text
+    return by_name(response.json(), Names(api, task_id))
+
+
+def assert_same_task(api: httpx.Client, original: Task, restored: Task) -> None:
+    assert restored.id != original.id
+    assert task_settings(restored) == task_settings(original)
+    assert label_shapes(api, restored.id) == label_shapes(api, original.id)
+    assert task_meta(restored) == task_meta(original)
+    assert task_jobs(restored) == task_jobs(original)
+    assert task_annotations(api, restored.id) == task_annotations(api, original.id)
 
 
 def wait_request(api: httpx.Client, rq_id: str, timeout: float = 60) -> dict[str, Any]:
@@ -201,6 +294,35 @@ def restore_via_http(api: httpx.Client, collection: str, payload: bytes, name: s
     rq_id = finish.json()["rq_id"]
     assert isinstance(rq_id, str)
     return rq_id
+
+
+def rezip(data: bytes, change: dict[str, bytes | None]) -> bytes:
+    """The archive with members replaced (or removed, for None)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            if info.filename in change:
+                replacement = change[info.filename]
+                if replacement is not None:
+                    target.writestr(info.filename, replacement)
+            else:
+                target.writestr(info, source.read(info))
+    return out.getvalue()
+
+
+def manifest_of(data: bytes) -> dict[str, Any]:
+    """The parsed manifest.json of an archive."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        value = json.loads(archive.read("manifest.json"))
+    assert isinstance(value, dict)
+    return value
+
+
+def with_manifest(data: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
+    """The archive with its manifest changed in place by ``change``."""
+    manifest = manifest_of(data)
+    change(manifest)
+    return rezip(data, {"manifest.json": json.dumps(manifest).encode()})
 
 
 def corrupt_member(data: bytes, member: str) -> bytes:

@@ -28,28 +28,6 @@ from .helpers import (
 )
 
 
-def _project_labels(api: httpx.Client, project_id: int) -> list[dict[str, Any]]:
-    response = api.get("/api/labels", params={"project_id": project_id, "page_size": 100})
-    assert response.status_code == 200, response.text
-    out = []
-    for label in response.json()["results"]:
-        if label.get("parent_id"):
-            continue
-        out.append(
-            (
-                label["name"],
-                label["color"],
-                label["type"],
-                [
-                    (a["name"], a["input_type"], a["values"], a["default_value"])
-                    for a in label["attributes"]
-                ],
-                [s["name"] for s in label["sublabels"]],
-            )
-        )
-    return sorted(out)
-
-
 def _tasks(client: Client, api: httpx.Client, project: Project) -> list[dict[str, Any]]:
     out = []
     for task in sorted(project.get_tasks(), key=lambda t: t.name):
@@ -99,7 +77,7 @@ def test_sdk_round_trip_of_a_project(
     restored = client.projects.create_from_backup(path)
     assert restored.id != project.id
     assert restored.name == project.name
-    assert _project_labels(api, restored.id) == _project_labels(api, project.id)
+    assert label_shapes(api, project_id=restored.id) == label_shapes(api, project_id=project.id)
     assert len(restored.get_tasks()) == 3
     assert _tasks(client, api, restored) == _tasks(client, api, project)
     for task in restored.get_tasks():

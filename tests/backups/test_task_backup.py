@@ -22,7 +22,6 @@ from conftest import ADMIN, Server
 from e2e.helpers import (
     create_task,
     frame_names,
-    jobs_in_order,
     noise_images,
     original_frame,
     run_cli,
@@ -34,88 +33,20 @@ from e2e.helpers import (
 from .helpers import (
     LABELS,
     Names,
-    annotations,
-    by_name,
+    assert_same_task,
     corrupt_member,
     label_shapes,
+    manifest_of,
     restore_via_http,
+    rezip,
     task_ids,
+    task_jobs,
+    task_meta,
     wait_request,
+    with_manifest,
 )
 
 FRAMES = 9
-
-
-def _settings(task: Task) -> dict[str, Any]:
-    task.fetch()
-    return {
-        "name": task.name,
-        "segment_size": task.segment_size,
-        "overlap": task.overlap,
-        "data_chunk_size": task.data_chunk_size,
-        "image_quality": task.image_quality,
-        "size": task.size,
-        "mode": task.mode,
-        "subset": task.subset,
-        "bug_tracker": task.bug_tracker,
-        "status": task.status,
-    }
-
-
-def _meta(task: Task) -> dict[str, Any]:
-    meta = task.get_meta()
-    return {
-        "frames": [(f.name, f.width, f.height) for f in meta.frames],
-        "deleted_frames": list(meta.deleted_frames),
-        "start_frame": meta.start_frame,
-        "stop_frame": meta.stop_frame,
-        "frame_filter": meta.frame_filter,
-        "chunk_size": meta.chunk_size,
-        "image_quality": meta.image_quality,
-        "size": meta.size,
-    }
-
-
-def _jobs(task: Task) -> list[tuple[int, int, str, str]]:
-    return [(j.start_frame, j.stop_frame, j.stage, j.state) for j in jobs_in_order(task)]
-
-
-def _annotations(api: httpx.Client, task_id: int) -> dict[str, Any]:
-    response = api.get(f"/api/tasks/{task_id}/annotations/")
-    assert response.status_code == 200, response.text
-    return by_name(response.json(), Names(api, task_id))
-
-
-def assert_same_task(api: httpx.Client, original: Task, restored: Task) -> None:
-    assert restored.id != original.id
-    assert _settings(restored) == _settings(original)
-    assert label_shapes(api, restored.id) == label_shapes(api, original.id)
-    assert _meta(restored) == _meta(original)
-    assert _jobs(restored) == _jobs(original)
-    assert _annotations(api, restored.id) == _annotations(api, original.id)
-
-
-@pytest.fixture
-def annotated(client: Client, api: httpx.Client, tmp_path: Path) -> Task:
-    """Nine images in three jobs, labels with attributes and a skeleton, every kind of
-    annotation, job stages changed and one frame deleted."""
-    names = [f"img_{i}.png" for i in (3, 1, 10, 2, 7, 5, 4, 8, 6)]
-    files = noise_images(tmp_path / "media", names, size=(20, 14), seed=3)
-    task = create_task(
-        client, files, name="backed up / task #1", labels=LABELS, segment_size=3, overlap=0,
-        subset="train", bug_tracker="https://example.com/issue/1",
-        data_params={"image_quality": 55, "chunk_size": 2, "sorting_method": "natural"},
-    )  # fmt: skip
-    put = api.put(f"/api/tasks/{task.id}/annotations/", json=annotations(Names(api, task.id)))
-    assert put.status_code == 200, put.text
-    jobs = jobs_in_order(task)
-    done = api.patch(f"/api/jobs/{jobs[0].id}", json={"stage": "acceptance", "state": "completed"})
-    assert done.status_code == 200, done.text
-    check = api.patch(f"/api/jobs/{jobs[1].id}", json={"stage": "validation"})
-    assert check.status_code == 200, check.text
-    meta = api.patch(f"/api/tasks/{task.id}/data/meta", json={"deleted_frames": [4]})
-    assert meta.status_code == 200, meta.text
-    return task
 
 
 def test_sdk_round_trip_of_an_image_task(
@@ -202,7 +133,7 @@ def test_nested_frame_names_from_an_archive(
     task.download_backup(path)
     restored = client.tasks.create_from_backup(path)
     assert frame_names(restored) == frame_names(task) == ["a/3.jpg", "b/2.png"]
-    assert _meta(restored) == _meta(task)
+    assert task_meta(restored) == task_meta(task)
     for number in range(2):
         assert original_frame(restored, number) == original_frame(task, number)
 
@@ -219,9 +150,9 @@ def test_frame_step_and_range_of_images(client: Client, api: httpx.Client, tmp_p
     assert (
         frame_names(restored) == frame_names(task) == ["s01.png", "s04.png", "s07.png", "s10.png"]
     )
-    assert _meta(restored) == _meta(task)
-    assert _meta(restored)["frame_filter"] == "step=3"
-    assert _jobs(restored) == _jobs(task)
+    assert task_meta(restored) == task_meta(task)
+    assert task_meta(restored)["frame_filter"] == "step=3"
+    assert task_jobs(restored) == task_jobs(task)
 
 
 def test_an_ordinary_user_restores_into_their_own_task(
@@ -317,28 +248,8 @@ def _good_archive(client: Client, tmp_path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _rezip(data: bytes, change: dict[str, bytes | None]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
-        for info in source.infolist():
-            if info.filename in change:
-                replacement = change[info.filename]
-                if replacement is not None:
-                    target.writestr(info.filename, replacement)
-            else:
-                target.writestr(info, source.read(info))
-    return out.getvalue()
-
-
-def _manifest(data: bytes) -> dict[str, Any]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        value = json.loads(archive.read("manifest.json"))
-    assert isinstance(value, dict)
-    return value
-
-
 def _with_frame_path(data: bytes, path: str) -> bytes:
-    manifest = _manifest(data)
+    manifest = manifest_of(data)
     manifest["task"]["data"]["frames"][0]["path"] = path
     return json.dumps(manifest).encode()
 
@@ -346,37 +257,37 @@ def _with_frame_path(data: bytes, path: str) -> bytes:
 BROKEN: dict[str, tuple[Any, str]] = {
     "not a zip": (lambda good: b"this is not a zip file at all", "not a zip archive"),
     "truncated": (lambda good: good[: len(good) // 2], "not a zip archive"),
-    "no manifest": (lambda good: _rezip(good, {"manifest.json": None}), "manifest.json: missing"),
+    "no manifest": (lambda good: rezip(good, {"manifest.json": None}), "manifest.json: missing"),
     "bad json": (
-        lambda good: _rezip(good, {"manifest.json": b'{"format": "labelbay-backup", '}),
+        lambda good: rezip(good, {"manifest.json": b'{"format": "labelbay-backup", '}),
         "manifest.json: not valid JSON",
     ),
     "missing field": (
-        lambda good: _rezip(
+        lambda good: rezip(
             good,
             {
                 "manifest.json": json.dumps(
-                    {**_manifest(good), "task": {"segment_size": 1}}
+                    {**manifest_of(good), "task": {"segment_size": 1}}
                 ).encode()
             },
         ),
         "manifest.json: task.name",
     ),
     "escaping path": (
-        lambda good: _rezip(good, {"manifest.json": _with_frame_path(good, "../a.png")}),
+        lambda good: rezip(good, {"manifest.json": _with_frame_path(good, "../a.png")}),
         "manifest.json: task.data.frames[0].path: '../a.png' is not a relative file path",
     ),
-    "missing image": (lambda good: _rezip(good, {"data/b.png": None}), "data/b.png: missing"),
+    "missing image": (lambda good: rezip(good, {"data/b.png": None}), "data/b.png: missing"),
     "damaged image": (lambda good: corrupt_member(good, "data/a.png"), "data/a.png"),
     "unknown label": (
-        lambda good: _rezip(
+        lambda good: rezip(
             good,
             {
                 "manifest.json": json.dumps(
                     {
-                        **_manifest(good),
+                        **manifest_of(good),
                         "task": {
-                            **_manifest(good)["task"],
+                            **manifest_of(good)["task"],
                             "annotations": {
                                 "tags": [{"frame": 0, "label": "nope", "attributes": []}]
                             },
@@ -386,6 +297,12 @@ BROKEN: dict[str, tuple[Any, str]] = {
             },
         ),
         "annotations.tags[0].label",
+    ),
+    "job frames": (
+        lambda good: with_manifest(
+            good, lambda m: m["task"]["jobs"][0].update(start_frame=0, stop_frame=5)
+        ),
+        "manifest.json: task.jobs[0]: frames 0-5 are not a job of the restored task",
     ),
 }
 

@@ -13,12 +13,13 @@ from labelbay.backups.manifest import ProjectBackup, TaskBackup, read_manifest
 from labelbay.config import Settings
 from labelbay.errors import AppError
 from labelbay.media import delivery
+from labelbay.media import service as media_service
 from labelbay.operations import service as operations
 from labelbay.projects.models import Project
 from labelbay.tasks.models import Task
 from labelbay.uploads import service as uploads
 from labelbay.users.models import User
-from labelbay.worker import QueueNotConfigured, actor
+from labelbay.worker import actor
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +78,6 @@ def export_project(session: Session, *, project_id: int, operation_id: str) -> N
     _export(session, operation_id, "project", project_id)
 
 
-def _prepare_media(session: Session, owner: User, tasks: list[Task]) -> None:
-    """Queues the same cache pre-generation a normal data upload queues."""
-    for task in tasks:
-        if task.data_id is None:
-            continue
-        prepare = operations.start_operation(
-            session, type="prepare:chunks", target="task", owner=owner, task_id=task.id,
-            project_id=task.project_id, dedupe_key=f"prepare:task:{task.id}",
-        )  # fmt: skip
-        try:
-            operations.enqueue(session, "media.prepare_data", operation=prepare, task_id=task.id)
-        except QueueNotConfigured:
-            log.warning("no queue here: task %s builds its chunks on demand", task.id)
-
-
 def _restore(session: Session, operation_id: str, kind: str, area: str, shown_as: str) -> None:
     settings = _settings()
     op = operations.find_operation(session, operation_id)
@@ -116,7 +102,7 @@ def _restore(session: Session, operation_id: str, kind: str, area: str, shown_as
                 result_id, tasks = restore.restore_project_backup(
                     session, zf, manifest, owner=owner, restored=work, area_prefix=area
                 )
-        _prepare_media(session, owner, tasks)
+        media_service.queue_prepare(session, owner, tasks)
         work.close_areas(session)
         uploads.clear(session, settings, area)
         finished = operations.finish_operation(

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labelbay import lookups
 from labelbay.annotations import service as annotations_service
 from labelbay.backups.manifest import FORMAT, MANIFEST, VERSION
 from labelbay.config import Settings
@@ -140,17 +141,26 @@ def annotation_section(session: Session, task: Task, names: Names) -> dict[str, 
 # -- tasks ----------------------------------------------------------------------------------
 
 
+def usernames(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    """Usernames by user id (assignees are written by name)."""
+    return {user_id: user.username for user_id, user in lookups.users_by_id(session, ids).items()}
+
+
 def task_section(
     session: Session, settings: Settings, task: Task, *, media: str
 ) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
     """A task's manifest section and its media files as ``(file, archive member)``."""
     labels = _owned_labels(session, project_id=task.project_id, task_id=task.id)
     names = Names(session, labels)
-    jobs = session.scalars(select(Job).where(Job.task_id == task.id).order_by(Job.start_frame))
+    jobs = list(
+        session.scalars(select(Job).where(Job.task_id == task.id).order_by(Job.start_frame))
+    )
+    people = usernames(session, [task.assignee_id, *(j.assignee_id for j in jobs)])
     section: dict[str, Any] = {
         "name": task.name,
         "bug_tracker": task.bug_tracker,
         "subset": task.subset,
+        "assignee": people.get(task.assignee_id),
         "segment_size": task.segment_size,
         "overlap": task.overlap,
         "status": task.status,
@@ -163,6 +173,7 @@ def task_section(
                 "stage": j.stage,
                 "state": j.state,
                 "type": j.type,
+                "assignee": people.get(j.assignee_id),
             }
             for j in jobs
         ],
@@ -260,7 +271,11 @@ def write_project_backup(
         "format": FORMAT,
         "version": VERSION,
         "kind": "project",
-        "project": {"name": project.name, "bug_tracker": project.bug_tracker},
+        "project": {
+            "name": project.name,
+            "bug_tracker": project.bug_tracker,
+            "assignee": usernames(session, [project.assignee_id]).get(project.assignee_id),
+        },
         "labels": label_section(session, project_id=project.id, task_id=None),
         "tasks": sections,
     }

@@ -12,6 +12,18 @@ A project backup has ``"kind": "project"``, a ``"project"`` object, the project'
 Labels, sublabels and attributes are named, never numbered: annotations refer to them by
 name (``"label": "car"``, attributes as ``{"name", "value"}``) so that a restore maps them onto
 the new ids.
+
+People are named too: the project's, the task's and each job's ``"assignee"`` is a username
+(or null). A restore assigns the user of that name when the server has one, and leaves the
+assignee empty when it has not (a backup moved to another server keeps its work, not its
+people). The owner of what a restore makes is always the user who restores it.
+
+Media: every Labelbay task owns its media (they are uploaded, never linked from a cloud
+storage), so a backup always holds them, and CVAT's ``lightweight`` export flag (leave out
+cloud-storage media) changes nothing.
+
+The ``assignee`` fields are optional: archives written before they existed still restore,
+and a server that does not know them ignores them.
 """
 
 from __future__ import annotations
@@ -90,12 +102,14 @@ class JobIn(_Loose):
     stop_frame: int
     stage: Literal["annotation", "validation", "acceptance"] = "annotation"
     state: Literal["new", "in progress", "completed", "rejected"] = "new"
+    assignee: str | None = None  # a username
 
 
 class TaskIn(_Loose):
     name: str = Field(min_length=1, max_length=256)
     bug_tracker: str = ""
     subset: str = ""
+    assignee: str | None = None  # a username
     segment_size: int = Field(default=0, ge=0)
     overlap: int | None = Field(default=None, ge=0)
     data: DataIn | None = None
@@ -108,6 +122,7 @@ class TaskIn(_Loose):
 class ProjectIn(_Loose):
     name: str = Field(min_length=1, max_length=256)
     bug_tracker: str = ""
+    assignee: str | None = None  # a username
 
 
 class TaskBackup(_Loose):

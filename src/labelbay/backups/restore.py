@@ -31,6 +31,7 @@ from labelbay.backups.manifest import (
     media_members,
 )
 from labelbay.config import Settings
+from labelbay.db import utcnow
 from labelbay.errors import AppError
 from labelbay.jobs import service as jobs_service
 from labelbay.jobs.models import Job
@@ -299,6 +300,7 @@ def restore_task(
     spec = TaskCreate(
         name=task_in.name,
         project_id=project_id,
+        assignee_id=user_named(session, task_in.assignee),
         bug_tracker=task_in.bug_tracker[:2000],
         overlap=task_in.overlap,
         segment_size=task_in.segment_size,
@@ -332,7 +334,7 @@ def restore_task(
         data.start_frame, data.stop_frame = data_in.start_frame, data_in.stop_frame
         data.frame_step = data_in.frame_step
         data.deleted_frames = sorted({f for f in data_in.deleted_frames if 0 <= f < data.size})
-        _restore_jobs(session, task, task_in)
+        _restore_jobs(session, task, task_in, where)
         refs = label_refs(session, project_id=project_id, task_id=None if project_id else task.id)
         payload = annotations_with_ids(
             task_in.annotations, refs, f"{MANIFEST}: {where}.annotations"
@@ -345,12 +347,32 @@ def restore_task(
     return task
 
 
-def _restore_jobs(session: Session, task: Task, task_in: TaskIn) -> None:
-    wanted = {(j.start_frame, j.stop_frame): j for j in task_in.jobs}
-    for job in session.scalars(select(Job).where(Job.task_id == task.id)):
-        found = wanted.get((job.start_frame, job.stop_frame))
-        if found is not None:
-            job.stage, job.state = found.stage, found.state
+def user_named(session: Session, username: str | None) -> int | None:
+    """The id of the user with this name, if the server has one (assignees map by name)."""
+    if not username:
+        return None
+    return session.scalar(select(User.id).where(User.username == username))
+
+
+def _restore_jobs(session: Session, task: Task, task_in: TaskIn, where: str) -> None:
+    """Each listed job's stage, state and assignee onto the job with the same frames (the
+    media, segment size and overlap being the same, the task has the same jobs)."""
+    made = {
+        (job.start_frame, job.stop_frame): job
+        for job in session.scalars(select(Job).where(Job.task_id == task.id))
+    }
+    now = utcnow()
+    for index, job_in in enumerate(task_in.jobs):
+        job = made.get((job_in.start_frame, job_in.stop_frame))
+        if job is None:
+            raise BackupInvalid(
+                f"{MANIFEST}: {where}.jobs[{index}]: frames {job_in.start_frame}-"
+                f"{job_in.stop_frame} are not a job of the restored task (segment size "
+                f"{task.segment_size}, overlap {task.overlap})"
+            )
+        job.stage, job.state = job_in.stage, job_in.state
+        job.assignee_id = user_named(session, job_in.assignee)
+        job.assignee_updated_date = now if job.assignee_id is not None else None
     session.flush()
     jobs_service.refresh_task_status(session, task)
 
@@ -383,6 +405,7 @@ def restore_project_backup(
     check_members(archive, manifest.tasks, project=True)
     spec = ProjectCreate(
         name=manifest.project.name,
+        assignee_id=user_named(session, manifest.project.assignee),
         bug_tracker=manifest.project.bug_tracker[:2000],
         labels=label_writes(manifest.labels),
     )

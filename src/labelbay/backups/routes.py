@@ -4,18 +4,25 @@ Export: ``POST /api/{tasks,projects}/{id}/backup/export`` → 202 ``{"rq_id"}``;
 ``<data>/exports/<rq_id>/<kind>_<name>_backup_<stamp>.zip``, served by the request's result
 URL (and by CVAT's ``.../backup/download?rq_id=``).
 
+``lightweight`` (CVAT: leave out media kept in a cloud storage) is accepted and changes
+nothing: a Labelbay task's media are always its own uploaded files, so they are always in it.
+
 Restore: Upload-Start, TUS and Upload-Finish on ``/api/{tasks,projects}/backup/``; the upload
 area is per user and every upload gets a unique stored name, so restores may run side by side.
+
+One implementation per flow serves tasks and projects (``_register``); the path's id is loaded
+by a dependency per kind, so it keeps its name (``task_id``, ``project_id``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -37,6 +44,8 @@ router = Router(tags=["backups"], dependencies=[NoOrganization])
 KINDS = {"tasks": "task", "projects": "project"}
 # Stored TUS names are "<user id>_<32 hex>_<client name>"; messages show the client name.
 _STORED_PREFIX = re.compile(r"^\d+_[0-9a-f]{32}_")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def _check_location(request: Request) -> None:
@@ -48,78 +57,88 @@ def _check_location(request: Request) -> None:
         )
 
 
-def _start_export(
-    session: Any, user: User, kind: str, obj_id: int, project_id: int | None
-) -> dict[str, str]:
-    op = operations.start_operation(
-        session, type="export:backup", target=kind, owner=user,
-        task_id=obj_id if kind == "task" else None,
-        project_id=project_id,
-        dedupe_key=f"export:backup:{kind}:{obj_id}:{user.id}",
-    )  # fmt: skip
-    params = {f"{kind}_id": obj_id}
-    operations.enqueue(session, f"backups.export_{kind}", operation=op, **params)
-    return {"rq_id": op.id}
+def _lightweight(request: Request) -> bool:
+    """CVAT's ``lightweight``: leave out media that live in a cloud storage. Every Labelbay
+    task owns its media (uploaded files only), so a backup always carries them and the flag
+    changes nothing; it is accepted, and checked to be a boolean."""
+    raw = (request.query_params.get("lightweight") or "").strip().lower()
+    if raw in ("", *_TRUE, *_FALSE):
+        return raw in _TRUE
+    raise Invalid(f"lightweight: expected true or false, not {raw!r}", field="lightweight")
 
 
-@router.post("/tasks/{task_id}/backup/export")
-def export_task_backup(
-    task_id: int, request: Request, session: DbSession, user: CurrentUser
-) -> Response:
-    _check_location(request)
+@dataclass(frozen=True)
+class Owner:
+    """The task or project a backup is made of."""
+
+    kind: str  # "task" or "project"
+    object_id: int
+    project_id: int | None
+
+
+def _task(task_id: int, session: DbSession, user: CurrentUser) -> Owner:
     task = tasks_service.get_task(session, task_id, user)
-    body = _start_export(session, user, "task", task.id, task.project_id)
-    return FastJSONResponse(body, status_code=202)
+    return Owner("task", task.id, task.project_id)
 
 
-@router.post("/projects/{project_id}/backup/export")
-def export_project_backup(
-    project_id: int, request: Request, session: DbSession, user: CurrentUser
-) -> Response:
-    _check_location(request)
+def _project(project_id: int, session: DbSession, user: CurrentUser) -> Owner:
     project = projects_service.get_project(session, project_id, user)
-    body = _start_export(session, user, "project", project.id, project.id)
-    return FastJSONResponse(body, status_code=202)
+    return Owner("project", project.id, project.id)
 
 
-def _download(
-    session: Any, settings: Settings, user: User, request: Request, kind: str, obj_id: int
-) -> Response:
-    rq_id = request.query_params.get("rq_id") or ""
-    if not rq_id:
-        raise Invalid("rq_id: required", field="rq_id")
-    op = operations.get_operation(session, rq_id, user)
-    owner_id = op.task_id if kind == "task" else op.project_id
-    if op.type != "export:backup" or op.target != kind or owner_id != obj_id:
-        raise Invalid(f"rq_id: {rq_id} is not a backup of {kind} {obj_id}", field="rq_id")
-    if op.status != "finished" or not op.result_file:
-        raise Invalid(f"rq_id: the backup is not ready ({op.status})", field="rq_id")
-    path = settings.data_dir / op.result_file
-    if not path.is_file():
-        raise NotFound("backup file of request", rq_id)
-    name = os.path.basename(op.result_file)
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+LOADERS: dict[str, Callable[..., Owner]] = {"task": _task, "project": _project}
 
 
-@router.get("/tasks/{task_id}/backup/download")
-def download_task_backup(
-    task_id: int, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
-) -> Response:
-    tasks_service.get_task(session, task_id, user)
-    return _download(session, settings, user, request, "task", task_id)
+def _export_query(request: Request) -> None:
+    """The export's query is checked before the task or project is looked up."""
+    _check_location(request)
+    _lightweight(request)
 
 
-@router.get("/projects/{project_id}/backup/download")
-def download_project_backup(
-    project_id: int, request: Request, session: DbSession, user: CurrentUser,
-    settings: AppSettings,
-) -> Response:  # fmt: skip
-    projects_service.get_project(session, project_id, user)
-    return _download(session, settings, user, request, "project", project_id)
+def _export_route(load: Callable[..., Owner]) -> Callable[..., Response]:
+    def export(
+        session: DbSession, user: CurrentUser, checked: None = Depends(_export_query),
+        owner: Owner = Depends(load),
+    ) -> Response:  # fmt: skip
+        kind, obj_id = owner.kind, owner.object_id
+        op = operations.start_operation(
+            session, type="export:backup", target=kind, owner=user,
+            task_id=obj_id if kind == "task" else None, project_id=owner.project_id,
+            dedupe_key=f"export:backup:{kind}:{obj_id}:{user.id}",
+        )  # fmt: skip
+        params = {f"{kind}_id": obj_id}
+        operations.enqueue(session, f"backups.export_{kind}", operation=op, **params)
+        return FastJSONResponse({"rq_id": op.id}, status_code=202)
+
+    return export
+
+
+def _download_route(load: Callable[..., Owner]) -> Callable[..., Response]:
+    def download(
+        request: Request, session: DbSession, user: CurrentUser, settings: AppSettings,
+        owner: Owner = Depends(load),
+    ) -> Response:  # fmt: skip
+        kind, obj_id = owner.kind, owner.object_id
+        rq_id = request.query_params.get("rq_id") or ""
+        if not rq_id:
+            raise Invalid("rq_id: required", field="rq_id")
+        op = operations.get_operation(session, rq_id, user)
+        owner_id = op.task_id if kind == "task" else op.project_id
+        if op.type != "export:backup" or op.target != kind or owner_id != obj_id:
+            raise Invalid(f"rq_id: {rq_id} is not a backup of {kind} {obj_id}", field="rq_id")
+        if op.status != "finished" or not op.result_file:
+            raise Invalid(f"rq_id: the backup is not ready ({op.status})", field="rq_id")
+        path = settings.data_dir / op.result_file
+        if not path.is_file():
+            raise NotFound("backup file of request", rq_id)
+        name = os.path.basename(op.result_file)
+        return FileResponse(
+            path,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    return download
 
 
 # -- restore --------------------------------------------------------------------------------
@@ -127,20 +146,6 @@ def download_project_backup(
 
 def _area(kind: str, user: User) -> str:
     return f"{kind}-backup/{user.id}"
-
-
-def _forget_stale(settings: Settings, area: str) -> None:
-    """Upload-Start: files of abandoned uploads older than the request TTL go; others stay
-    (another restore of the same user may be under way in this area)."""
-    folder = uploads.files_dir(settings, area)
-    folder.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - settings.request_ttl_hours * 3600
-    for path in folder.iterdir():
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            continue
 
 
 def _take_upload(settings: Settings, area: str, filename: str, work: str) -> str:
@@ -159,81 +164,87 @@ def _take_upload(settings: Settings, area: str, filename: str, work: str) -> str
     return _STORED_PREFIX.sub("", name)
 
 
-async def _restore_upload(
-    collection: str, request: Request, session: Any, user: User, settings: Settings, base: str
-) -> Response:
+def _restore_routes(collection: str) -> tuple[Callable[..., Any], ...]:
+    """The POST (Upload-Start, TUS create, Upload-Finish), PATCH and HEAD routes of a
+    restore into ``collection``."""
     kind = KINDS[collection]
-    area = _area(kind, user)
-    headers = request.headers
-    if "upload-start" in headers and "upload-finish" not in headers:
-        await run_in_threadpool(_forget_stale, settings, area)
-        return Response(status_code=202)
 
-    async def finish(fields: dict[str, Any]) -> Response:
-        filename = request.query_params.get("filename") or ""
-        if not filename:
-            found = sorted(uploads.files_dir(settings, area).glob("*"))
-            if len(found) != 1:
-                raise Invalid("filename: required (the Upload-Filename of the upload)")
-            filename = found[0].name
+    async def restore(
+        request: Request, session: DbSession, user: CurrentUser, settings: AppSettings,
+        base: BaseUrl,
+    ) -> Response:  # fmt: skip
+        area = _area(kind, user)
+        headers = request.headers
+        if "upload-start" in headers and "upload-finish" not in headers:
+            # The area is the user's, shared by their restores: only stale uploads go.
+            await run_in_threadpool(uploads.forget_stale, session, settings, area)
+            return Response(status_code=202)
 
-        def run() -> str:
-            op = operations.start_operation(
-                session, type="import:backup", target=kind, owner=user,
-                params={"filename": filename},
-            )  # fmt: skip
-            work = f"backup-restore/{op.id}"
-            shown_as = _take_upload(settings, area, filename, work)
-            operations.enqueue(
-                session, f"backups.restore_{kind}", operation=op, area=work, shown_as=shown_as
-            )
-            return op.id
+        async def finish(fields: dict[str, Any]) -> Response:
+            filename = request.query_params.get("filename") or ""
+            if not filename:
+                found = sorted(uploads.files_dir(settings, area).glob("*"))
+                if len(found) != 1:
+                    raise Invalid("filename: required (the Upload-Filename of the upload)")
+                filename = found[0].name
 
-        return FastJSONResponse({"rq_id": await run_in_threadpool(run)}, status_code=202)
+            def run() -> str:
+                op = operations.start_operation(
+                    session, type="import:backup", target=kind, owner=user,
+                    params={"filename": filename},
+                )  # fmt: skip
+                work = f"backup-restore/{op.id}"
+                shown_as = _take_upload(settings, area, filename, work)
+                operations.enqueue(
+                    session, f"backups.restore_{kind}", operation=op, area=work,
+                    shown_as=shown_as,
+                )  # fmt: skip
+                return op.id
 
-    return await protocol.dispatch(
-        request, session, settings, user, area=area,
-        location_base=f"{base}/api/{collection}/backup", keep_names=False, finish=finish,
+            return FastJSONResponse({"rq_id": await run_in_threadpool(run)}, status_code=202)
+
+        return await protocol.dispatch(
+            request, session, settings, user, area=area,
+            location_base=f"{base}/api/{collection}/backup", keep_names=False, finish=finish,
+        )  # fmt: skip
+
+    async def tus_chunk(
+        upload_id: str, request: Request, session: DbSession, user: CurrentUser,
+        settings: AppSettings,
+    ) -> Response:  # fmt: skip
+        return await protocol.tus_patch(
+            request, session, settings, user, area=_area(kind, user), upload_id=upload_id
+        )
+
+    def tus_offset(upload_id: str, session: DbSession, user: CurrentUser) -> Response:
+        return protocol.tus_head(session, user, area=_area(kind, user), upload_id=upload_id)
+
+    return restore, tus_chunk, tus_offset
+
+
+def _register(collection: str) -> None:
+    """The routes of one kind of backup; the names (which make the OpenAPI operation ids) are
+    those the routes had as separate functions."""
+    kind = KINDS[collection]
+    ident = f"/{collection}/{{{kind}_id}}/backup"
+    load = LOADERS[kind]
+    router.add_api_route(
+        f"{ident}/export", _export_route(load), methods=["POST"], name=f"export_{kind}_backup"
+    )
+    router.add_api_route(
+        f"{ident}/download", _download_route(load), methods=["GET"],
+        name=f"download_{kind}_backup",
     )  # fmt: skip
-
-
-@router.post("/tasks/backup/")
-async def restore_task_backup(
-    request: Request, session: DbSession, user: CurrentUser, settings: AppSettings, base: BaseUrl
-) -> Response:
-    return await _restore_upload("tasks", request, session, user, settings, base)
-
-
-@router.post("/projects/backup/")
-async def restore_project_backup(
-    request: Request, session: DbSession, user: CurrentUser, settings: AppSettings, base: BaseUrl
-) -> Response:
-    return await _restore_upload("projects", request, session, user, settings, base)
-
-
-@router.patch("/tasks/backup/{upload_id}")
-async def tus_task_backup(
-    upload_id: str, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
-) -> Response:
-    return await protocol.tus_patch(
-        request, session, settings, user, area=_area("task", user), upload_id=upload_id
+    restore, chunk, offset = _restore_routes(collection)
+    path = f"/{collection}/backup"
+    router.add_api_route(f"{path}/", restore, methods=["POST"], name=f"restore_{kind}_backup")
+    router.add_api_route(
+        f"{path}/{{upload_id}}", chunk, methods=["PATCH"], name=f"tus_{kind}_backup"
+    )
+    router.add_api_route(
+        f"{path}/{{upload_id}}", offset, methods=["HEAD"], name=f"tus_{kind}_backup_offset"
     )
 
 
-@router.head("/tasks/backup/{upload_id}")
-def tus_task_backup_offset(upload_id: str, session: DbSession, user: CurrentUser) -> Response:
-    return protocol.tus_head(session, user, area=_area("task", user), upload_id=upload_id)
-
-
-@router.patch("/projects/backup/{upload_id}")
-async def tus_project_backup(
-    upload_id: str, request: Request, session: DbSession, user: CurrentUser, settings: AppSettings
-) -> Response:
-    return await protocol.tus_patch(
-        request, session, settings, user, area=_area("project", user), upload_id=upload_id
-    )
-
-
-@router.head("/projects/backup/{upload_id}")
-def tus_project_backup_offset(upload_id: str, session: DbSession, user: CurrentUser) -> Response:
-    return protocol.tus_head(session, user, area=_area("project", user), upload_id=upload_id)
+for _collection in KINDS:
+    _register(_collection)
